@@ -1,0 +1,100 @@
+//! [`App`]: the whole function behind one call, [`App::handle`], which turns any
+//! request into a response (never an error, never a panic that escapes) and logs one
+//! line for it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::auth;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::router::{self, Route};
+use crate::routes;
+use crate::store::Store;
+
+pub struct App {
+    config: Config,
+    store: Store,
+}
+
+impl App {
+    pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
+        let store = Store::new(client, config.table_name.clone());
+        App { config, store }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles `request` on its own task, so that a panic anywhere below becomes a JSON
+    /// `500` instead of an empty gateway error.
+    pub async fn handle_isolated(self: Arc<Self>, request: Request) -> Response<Body> {
+        match tokio::spawn(async move { self.handle(request).await }).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(%error, "request handler panicked");
+                ApiError::Internal.into_response()
+            }
+        }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let mut log = RequestLog::default();
+        let response = match self.dispatch(&request, &mut log).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(),
+        };
+        log.write(&request, response.status(), started);
+        response
+    }
+
+    async fn dispatch(
+        &self,
+        request: &Request,
+        log: &mut RequestLog,
+    ) -> Result<Response<Body>, ApiError> {
+        let route = router::route(request)?;
+        log.route = Some(route);
+        let caller = auth::authenticate(request, &self.config.auth)?;
+        log.organization_id = Some(caller.organization_id.clone());
+        match route {
+            Route::CreateJob => routes::create_job::handle(self, request, &caller, log).await,
+        }
+    }
+}
+
+/// What the one log line of a request says, filled in as the request goes. It holds no
+/// token, header or body.
+#[derive(Default)]
+pub struct RequestLog {
+    pub route: Option<Route>,
+    pub organization_id: Option<String>,
+    pub job_id: Option<String>,
+}
+
+impl RequestLog {
+    fn write(&self, request: &Request, status: StatusCode, started: Instant) {
+        let request_id = request
+            .lambda_context_ref()
+            .map(|context| context.request_id.as_str());
+        tracing::info!(
+            request_id,
+            method = %request.method(),
+            route = self.route.map_or("unmatched", Route::name),
+            status = status.as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            organization_id = self.organization_id.as_deref(),
+            job_id = self.job_id.as_deref(),
+            "request"
+        );
+    }
+}

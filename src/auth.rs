@@ -1,0 +1,404 @@
+//! Who is calling, for which organization, allowed to do what: the [`Caller`].
+//!
+//! Claims come from the API Gateway authorizer when the event carries them (the gateway
+//! has verified the token already), otherwise from a bearer JWT — `Authorization` header,
+//! or the `stytch_session_jwt` / `stytch_session` cookie — that the function verifies
+//! itself against the configured key. `X-Organization-ID` picks one of the organizations
+//! the claims allow.
+
+use lambda_http::http::header;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde_json::{Map, Value};
+
+use crate::config::{AuthConfig, ClaimNames, JwtConfig};
+use crate::error::ApiError;
+
+pub const ORGANIZATION_HEADER: &str = "x-organization-id";
+const TOKEN_COOKIES: [&str; 2] = ["stytch_session_jwt", "stytch_session"];
+/// Organization ids become part of DynamoDB keys: keep them to a plain alphabet.
+const MAX_ORGANIZATION_ID_LEN: usize = 128;
+
+type Claims = Map<String, Value>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    Read,
+    Create,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "job:read",
+            Permission::Create => "job:create",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub organization_id: String,
+    pub user_id: Option<String>,
+    /// `None` when the token carries no permissions claim: then every action is allowed.
+    pub permissions: Option<Vec<String>>,
+}
+
+impl Caller {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        match &self.permissions {
+            Some(granted) if !granted.iter().any(|p| p == permission.as_str()) => Err(
+                ApiError::Forbidden(format!("Missing permission {}", permission.as_str())),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Resolves the caller of `request`, or `401` / `403` / `422`.
+pub fn authenticate(request: &Request, config: &AuthConfig) -> Result<Caller, ApiError> {
+    let claims = match authorizer_claims(request) {
+        Some(claims) => claims,
+        None => verified_token_claims(request, config.jwt.as_ref())?,
+    };
+    caller_from_claims(&claims, &config.claims, organization_header(request)?)
+}
+
+/// Claims the API Gateway authorizer put in the request context: an HTTP API JWT
+/// authorizer's claims, or the context of a Lambda (or Cognito) authorizer.
+fn authorizer_claims(request: &Request) -> Option<Claims> {
+    let authorizer = match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.authorizer.as_ref()?,
+        RequestContext::ApiGatewayV1(context) => &context.authorizer,
+        _ => return None,
+    };
+    if let Some(jwt) = &authorizer.jwt
+        && !jwt.claims.is_empty()
+    {
+        return Some(
+            jwt.claims
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect(),
+        );
+    }
+    if let Some(Value::Object(claims)) = authorizer.fields.get("claims") {
+        return Some(claims.clone());
+    }
+    if authorizer.fields.is_empty() {
+        return None;
+    }
+    Some(
+        authorizer
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+fn verified_token_claims(request: &Request, jwt: Option<&JwtConfig>) -> Result<Claims, ApiError> {
+    let token = bearer_token(request).ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+    let jwt = jwt.ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+    verify(&token, jwt).map_err(|error| {
+        // The kind of failure only: never the token itself.
+        tracing::info!(reason = ?error.kind(), "token refused");
+        ApiError::Unauthenticated("Invalid or expired token")
+    })
+}
+
+pub fn verify(token: &str, jwt: &JwtConfig) -> jsonwebtoken::errors::Result<Claims> {
+    let mut validation = jsonwebtoken::Validation::new(jwt.algorithm);
+    validation.validate_nbf = true;
+    validation.leeway = 30;
+    match &jwt.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    if let Some(issuer) = &jwt.issuer {
+        validation.set_issuer(&[issuer]);
+    }
+    jsonwebtoken::decode::<Claims>(token, &jwt.key, &validation).map(|data| data.claims)
+}
+
+/// `Authorization: Bearer …` first, then the session cookies.
+fn bearer_token(request: &Request) -> Option<String> {
+    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
+        let text = value.to_str().ok()?.trim();
+        let (scheme, token) = text.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+            .filter(|token| !token.is_empty());
+    }
+    let cookies: Vec<(&str, &str)> = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .collect();
+    TOKEN_COOKIES.iter().find_map(|wanted| {
+        cookies
+            .iter()
+            .find(|(name, value)| name == wanted && !value.is_empty())
+            .map(|(_, value)| value.to_string())
+    })
+}
+
+fn organization_header(request: &Request) -> Result<Option<String>, ApiError> {
+    match request.headers().get(ORGANIZATION_HEADER) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|text| Some(text.trim().to_owned()))
+            .map_err(|_| ApiError::Forbidden("Organization not allowed".into())),
+    }
+}
+
+/// The caller the claims describe, in the organization `requested` (or their only one).
+pub fn caller_from_claims(
+    claims: &Claims,
+    names: &ClaimNames,
+    requested: Option<String>,
+) -> Result<Caller, ApiError> {
+    let organizations = claims
+        .get(&names.organizations)
+        .map(string_list)
+        .unwrap_or_default();
+    let organization_id = match requested {
+        Some(requested) if organizations.contains(&requested) => requested,
+        Some(_) => return Err(ApiError::Forbidden("Organization not allowed".into())),
+        None => match organizations.as_slice() {
+            [only] => only.clone(),
+            [] => {
+                return Err(ApiError::Forbidden(
+                    "The caller belongs to no organization".into(),
+                ));
+            }
+            _ => {
+                return Err(ApiError::Validation(vec![
+                    crate::validation::FieldError::missing(
+                        &["header", ORGANIZATION_HEADER],
+                        &Value::Null,
+                    ),
+                ]));
+            }
+        },
+    };
+    if !is_plain_organization_id(&organization_id) {
+        return Err(ApiError::Forbidden("Organization not allowed".into()));
+    }
+    Ok(Caller {
+        organization_id,
+        user_id: claims.get(&names.user_id).and_then(scalar_string),
+        permissions: claims.get(&names.permissions).map(string_list),
+    })
+}
+
+fn is_plain_organization_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ORGANIZATION_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b))
+}
+
+fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// A claim holding several strings, in any form a gateway passes it on: a JSON list, a
+/// JSON list serialized into a string (Lambda authorizer context), API Gateway's
+/// flattened `[a b c]`, or a space- or comma-separated string (`scope`).
+fn string_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().filter_map(scalar_string).collect(),
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
+                return items.iter().filter_map(scalar_string).collect();
+            }
+            let inner = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            inner
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .map(|part| part.trim_matches('"'))
+                .filter(|part| !part.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }
+        other => scalar_string(other).into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn names() -> ClaimNames {
+        ClaimNames {
+            user_id: "sub".into(),
+            organizations: "organizations".into(),
+            permissions: "permissions".into(),
+        }
+    }
+
+    fn claims(value: Value) -> Claims {
+        value.as_object().unwrap().clone()
+    }
+
+    fn jwt_config() -> JwtConfig {
+        JwtConfig {
+            algorithm: Algorithm::HS256,
+            key: DecodingKey::from_secret(SECRET),
+            issuer: Some("issuer-a".into()),
+            audience: Some("jobs".into()),
+        }
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn sign(claims: Value, secret: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    fn good_claims() -> Value {
+        json!({"sub": "u1", "organizations": ["org-a"], "iss": "issuer-a", "aud": "jobs", "exp": now() + 600})
+    }
+
+    #[test]
+    fn the_only_organization_is_used_without_a_header() {
+        let caller = caller_from_claims(
+            &claims(json!({"sub": "u1", "organizations": "org-a"})),
+            &names(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(caller.organization_id, "org-a");
+        assert_eq!(caller.user_id.as_deref(), Some("u1"));
+        assert_eq!(caller.permissions, None);
+    }
+
+    #[test]
+    fn the_header_must_name_an_allowed_organization() {
+        let claims = claims(json!({"organizations": ["org-a", "org-b"]}));
+        let caller = caller_from_claims(&claims, &names(), Some("org-b".into())).unwrap();
+        assert_eq!(caller.organization_id, "org-b");
+        let refused = caller_from_claims(&claims, &names(), Some("org-c".into()));
+        assert!(matches!(refused, Err(ApiError::Forbidden(_))));
+        let ambiguous = caller_from_claims(&claims, &names(), None);
+        assert!(matches!(ambiguous, Err(ApiError::Validation(_))));
+    }
+
+    #[test]
+    fn no_organization_or_an_odd_one_is_forbidden() {
+        let none = caller_from_claims(&claims(json!({"sub": "u1"})), &names(), None);
+        assert!(matches!(none, Err(ApiError::Forbidden(_))));
+        let odd = caller_from_claims(
+            &claims(json!({"organizations": ["a#JOB#b"]})),
+            &names(),
+            None,
+        );
+        assert!(matches!(odd, Err(ApiError::Forbidden(_))));
+    }
+
+    #[test]
+    fn lists_are_read_in_every_gateway_form() {
+        for value in [
+            json!(["a", "b"]),
+            json!("[a b]"),
+            json!(r#"["a","b"]"#),
+            json!("a b"),
+            json!("a,b"),
+        ] {
+            assert_eq!(string_list(&value), ["a", "b"], "{value}");
+        }
+        assert_eq!(string_list(&json!("a")), ["a"]);
+    }
+
+    #[test]
+    fn permissions_are_enforced_only_when_the_token_carries_them() {
+        let open =
+            caller_from_claims(&claims(json!({"organizations": "o"})), &names(), None).unwrap();
+        assert!(open.require(Permission::Create).is_ok());
+        let reader = caller_from_claims(
+            &claims(json!({"organizations": "o", "permissions": "job:read"})),
+            &names(),
+            None,
+        )
+        .unwrap();
+        assert!(reader.require(Permission::Read).is_ok());
+        assert!(matches!(
+            reader.require(Permission::Create),
+            Err(ApiError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn a_valid_token_verifies() {
+        let verified = verify(&sign(good_claims(), SECRET), &jwt_config()).unwrap();
+        assert_eq!(verified["sub"], "u1");
+    }
+
+    #[test]
+    fn bad_tokens_are_refused() {
+        let mut expired = good_claims();
+        expired["exp"] = json!(now() - 3600);
+        let mut early = good_claims();
+        early["nbf"] = json!(now() + 3600);
+        let mut issuer = good_claims();
+        issuer["iss"] = json!("issuer-b");
+        let mut audience = good_claims();
+        audience["aud"] = json!("other");
+        let mut no_exp = good_claims();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        for (why, token) in [
+            ("expired", sign(expired, SECRET)),
+            ("not yet valid", sign(early, SECRET)),
+            ("wrong issuer", sign(issuer, SECRET)),
+            ("wrong audience", sign(audience, SECRET)),
+            ("no expiry", sign(no_exp, SECRET)),
+            (
+                "other key",
+                sign(good_claims(), b"another-secret-another-secret-xx"),
+            ),
+            ("garbage", "not.a.token".to_owned()),
+        ] {
+            assert!(
+                verify(&token, &jwt_config()).is_err(),
+                "{why} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = b64.encode(good_claims().to_string());
+        assert!(verify(&format!("{header}.{payload}."), &jwt_config()).is_err());
+    }
+}

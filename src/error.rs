@@ -1,0 +1,102 @@
+//! [`ApiError`]: every way a request can fail, and the one place each becomes a status,
+//! headers and a JSON body (`{"detail": ...}`, FastAPI's shape).
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::response;
+use crate::validation::FieldError;
+
+/// Seconds a client should wait before retrying when DynamoDB throttles or is unreachable.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// `422`: one entry per problem, all problems at once.
+    Validation(Vec<FieldError>),
+    /// `400`: the body is not parseable JSON (or not UTF-8).
+    MalformedJson(String),
+    /// `401`: no credentials, or credentials that do not verify.
+    Unauthenticated(&'static str),
+    /// `403`: authenticated, but not for this organization or action.
+    Forbidden(String),
+    /// `404`: no such route.
+    NotFound,
+    /// `405`: the path exists, the method does not; `Allow` lists the methods that do.
+    MethodNotAllowed { allow: &'static str },
+    /// `409`: the request conflicts with the state of the job.
+    Conflict(String),
+    /// `413`: the body is larger than the configured limit.
+    PayloadTooLarge { limit: usize },
+    /// `415`: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// `429`: DynamoDB still throttles after the SDK's retries.
+    Throttled,
+    /// `503`: DynamoDB cannot be reached or timed out.
+    Unavailable,
+    /// `500`: anything unexpected; the cause is logged, never returned.
+    Internal,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let detail = match &self {
+            ApiError::Validation(errors) => json!(errors),
+            ApiError::MalformedJson(reason) => json!(format!("Malformed JSON body: {reason}")),
+            ApiError::Unauthenticated(reason) => json!(reason),
+            ApiError::Forbidden(reason) | ApiError::Conflict(reason) => json!(reason),
+            ApiError::NotFound => json!("Not Found"),
+            ApiError::MethodNotAllowed { .. } => json!("Method Not Allowed"),
+            ApiError::PayloadTooLarge { limit } => {
+                json!(format!("Request body is larger than {limit} bytes"))
+            }
+            ApiError::UnsupportedMediaType => json!("Content-Type must be application/json"),
+            ApiError::Throttled => json!("Too many requests, retry later"),
+            ApiError::Unavailable => json!("Service temporarily unavailable, retry later"),
+            ApiError::Internal => json!("Internal Server Error"),
+        };
+        let mut response = response::json(status, &json!({ "detail": detail }));
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unauthenticated(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Throttled | ApiError::Unavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Validation(vec![error])
+    }
+}

@@ -1,0 +1,356 @@
+//! The job and its rules: statuses, the computed fields and the `JobResponse` the API
+//! returns. Plain data and functions; nothing here talks to AWS.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::time::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    InProgress,
+    Completed,
+    CompletedWithWarnings,
+    PartialSuccess,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Pending,
+        JobStatus::InProgress,
+        JobStatus::Completed,
+        JobStatus::CompletedWithWarnings,
+        JobStatus::PartialSuccess,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Completed => "completed",
+            JobStatus::CompletedWithWarnings => "completed_with_warnings",
+            JobStatus::PartialSuccess => "partial_success",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    /// An ended job accepts no further progress.
+    pub fn has_ended(self) -> bool {
+        !matches!(self, JobStatus::Pending | JobStatus::InProgress)
+    }
+
+    /// Ended by `mark_completed`: every item was attempted, whatever each one's outcome.
+    pub fn ended_successfully(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::CompletedWithWarnings | JobStatus::PartialSuccess
+        )
+    }
+}
+
+/// An error or a warning recorded against a job (same shape for both).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobIssue {
+    pub entity_key: String,
+    pub entity_type: String,
+    pub error_type: String,
+    pub message: String,
+    pub timestamp: Timestamp,
+    pub details: Option<Map<String, Value>>,
+    pub step: Option<String>,
+}
+
+/// What a caller asks for when creating a job, once validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    pub job_type: String,
+    pub total_items: u64,
+    pub metadata: Map<String, Value>,
+    pub triggered_by: Option<String>,
+}
+
+/// A job as stored: the organization it belongs to and everything the API shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub organization_id: String,
+    pub job_id: String,
+    pub job_type: String,
+    pub status: JobStatus,
+    pub total_items: u64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub metadata: Map<String, Value>,
+    pub triggered_by: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub error_message: Option<String>,
+    /// The most recent errors and warnings only; the full history lives beside the job.
+    pub errors: Vec<JobIssue>,
+    pub warnings: Vec<JobIssue>,
+}
+
+impl Job {
+    /// A freshly created job: `pending`, nothing counted, not started.
+    pub fn create(organization_id: String, job_id: String, new: NewJob, now: Timestamp) -> Job {
+        Job {
+            organization_id,
+            job_id,
+            job_type: new.job_type,
+            status: JobStatus::Pending,
+            total_items: new.total_items,
+            processed_items: 0,
+            failed_items: 0,
+            warned_items: 0,
+            metadata: new.metadata,
+            triggered_by: new.triggered_by,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+            error_message: None,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `(processed + failed) / total × 100`, capped at 100; a job that ended successfully
+    /// is at 100 whatever its counts say, and a job with nothing to do is at 0 until then.
+    pub fn progress_percentage(&self) -> f64 {
+        if self.status.ended_successfully() {
+            return 100.0;
+        }
+        if self.total_items == 0 {
+            return 0.0;
+        }
+        let attempted = self.processed_items.saturating_add(self.failed_items) as f64;
+        round2((attempted / self.total_items as f64 * 100.0).min(100.0))
+    }
+
+    /// `processed / (processed + failed) × 100`; 0 when nothing was attempted.
+    pub fn success_rate(&self) -> f64 {
+        let attempted = self.processed_items.saturating_add(self.failed_items);
+        if attempted == 0 {
+            return 0.0;
+        }
+        round2(self.processed_items as f64 / attempted as f64 * 100.0)
+    }
+
+    /// `(completed_at or now) − started_at`; `None` before the job started.
+    pub fn duration_seconds(&self, now: Timestamp) -> Option<f64> {
+        let started = self.started_at?;
+        Some(self.completed_at.unwrap_or(now).seconds_since(started))
+    }
+
+    /// The API's view of the job at `now` (computed fields are computed, not stored).
+    pub fn to_response(&self, now: Timestamp) -> JobResponse<'_> {
+        JobResponse {
+            job_id: &self.job_id,
+            job_type: &self.job_type,
+            status: self.status,
+            total_items: self.total_items,
+            processed_items: self.processed_items,
+            failed_items: self.failed_items,
+            warned_items: self.warned_items,
+            progress_percentage: self.progress_percentage(),
+            success_rate: self.success_rate(),
+            metadata: &self.metadata,
+            triggered_by: self.triggered_by.as_deref(),
+            created_at: Some(self.created_at),
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            duration_seconds: self.duration_seconds(now),
+            error_message: self.error_message.as_deref(),
+            errors: &self.errors,
+            warnings: &self.warnings,
+        }
+    }
+}
+
+/// Every field of the reference response, always present (`null` when absent).
+#[derive(Debug, Serialize)]
+pub struct JobResponse<'a> {
+    pub job_id: &'a str,
+    pub job_type: &'a str,
+    pub status: JobStatus,
+    pub total_items: u64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub progress_percentage: f64,
+    pub success_rate: f64,
+    pub metadata: &'a Map<String, Value>,
+    pub triggered_by: Option<&'a str>,
+    pub created_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub duration_seconds: Option<f64>,
+    pub error_message: Option<&'a str>,
+    pub errors: &'a [JobIssue],
+    pub warnings: &'a [JobIssue],
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(total: u64, processed: u64, failed: u64, status: JobStatus) -> Job {
+        let new = NewJob {
+            job_type: "crawl".into(),
+            total_items: total,
+            metadata: Map::new(),
+            triggered_by: None,
+        };
+        let mut job = Job::create("org".into(), "id".into(), new, Timestamp::from_millis(0));
+        job.processed_items = processed;
+        job.failed_items = failed;
+        job.status = status;
+        job
+    }
+
+    #[test]
+    fn progress_counts_processed_and_failed_rounded_to_two_decimals() {
+        assert_eq!(
+            job(3, 1, 0, JobStatus::InProgress).progress_percentage(),
+            33.33
+        );
+        assert_eq!(
+            job(3, 1, 1, JobStatus::InProgress).progress_percentage(),
+            66.67
+        );
+        assert_eq!(
+            job(8, 1, 0, JobStatus::InProgress).progress_percentage(),
+            12.5
+        );
+    }
+
+    #[test]
+    fn progress_is_capped_at_100() {
+        assert_eq!(
+            job(10, 9, 5, JobStatus::InProgress).progress_percentage(),
+            100.0
+        );
+    }
+
+    #[test]
+    fn progress_with_no_items_is_0_until_the_job_ends_successfully() {
+        assert_eq!(job(0, 0, 0, JobStatus::Pending).progress_percentage(), 0.0);
+        assert_eq!(
+            job(0, 0, 0, JobStatus::InProgress).progress_percentage(),
+            0.0
+        );
+        assert_eq!(job(0, 0, 0, JobStatus::Failed).progress_percentage(), 0.0);
+        assert_eq!(
+            job(0, 0, 0, JobStatus::Cancelled).progress_percentage(),
+            0.0
+        );
+        for status in [
+            JobStatus::Completed,
+            JobStatus::CompletedWithWarnings,
+            JobStatus::PartialSuccess,
+        ] {
+            assert_eq!(job(0, 0, 0, status).progress_percentage(), 100.0);
+            assert_eq!(job(10, 2, 1, status).progress_percentage(), 100.0);
+        }
+    }
+
+    #[test]
+    fn a_failed_or_cancelled_job_shows_how_far_it_got() {
+        assert_eq!(job(10, 2, 1, JobStatus::Failed).progress_percentage(), 30.0);
+        assert_eq!(
+            job(10, 4, 0, JobStatus::Cancelled).progress_percentage(),
+            40.0
+        );
+    }
+
+    #[test]
+    fn success_rate_is_processed_over_attempted() {
+        assert_eq!(job(10, 0, 0, JobStatus::InProgress).success_rate(), 0.0);
+        assert_eq!(job(10, 2, 1, JobStatus::InProgress).success_rate(), 66.67);
+        assert_eq!(job(10, 0, 4, JobStatus::InProgress).success_rate(), 0.0);
+        assert_eq!(job(10, 5, 0, JobStatus::InProgress).success_rate(), 100.0);
+    }
+
+    #[test]
+    fn duration_runs_from_start_to_completion_or_now() {
+        let mut job = job(1, 0, 0, JobStatus::InProgress);
+        let now = Timestamp::from_millis(9_000);
+        assert_eq!(job.duration_seconds(now), None);
+        job.started_at = Some(Timestamp::from_millis(1_000));
+        assert_eq!(job.duration_seconds(now), Some(8.0));
+        job.completed_at = Some(Timestamp::from_millis(3_500));
+        assert_eq!(job.duration_seconds(now), Some(2.5));
+    }
+
+    #[test]
+    fn statuses_round_trip_and_know_when_they_have_ended() {
+        for status in JobStatus::ALL {
+            assert_eq!(JobStatus::parse(status.as_str()), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                json!(status.as_str())
+            );
+        }
+        assert_eq!(JobStatus::parse("done"), None);
+        let ended: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.has_ended())
+            .collect();
+        assert_eq!(ended.len(), 5);
+        assert!(!JobStatus::Pending.has_ended() && !JobStatus::InProgress.has_ended());
+    }
+
+    #[test]
+    fn a_new_job_responds_with_every_reference_field() {
+        let new = NewJob {
+            job_type: "enrichment".into(),
+            total_items: 5,
+            metadata: json!({"source": "s3"}).as_object().unwrap().clone(),
+            triggered_by: Some("user-1".into()),
+        };
+        let now = Timestamp::from_millis(1_795_867_200_123);
+        let job = Job::create("org-a".into(), "job-1".into(), new, now);
+        let response = serde_json::to_value(job.to_response(now)).unwrap();
+        assert_eq!(
+            response,
+            json!({
+                "job_id": "job-1",
+                "job_type": "enrichment",
+                "status": "pending",
+                "total_items": 5,
+                "processed_items": 0,
+                "failed_items": 0,
+                "warned_items": 0,
+                "progress_percentage": 0.0,
+                "success_rate": 0.0,
+                "metadata": {"source": "s3"},
+                "triggered_by": "user-1",
+                "created_at": "2026-11-28T12:00:00.123Z",
+                "started_at": null,
+                "completed_at": null,
+                "duration_seconds": null,
+                "error_message": null,
+                "errors": [],
+                "warnings": []
+            })
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! # Jobs API
+//!
+//! An AWS Lambda function behind API Gateway that creates and tracks batch jobs
+//! (enrichment, crawl, import, export…) in DynamoDB. The contract is
+//! `../shared/spec/jobs-api.md`; the README says how to run, test and deploy it.
+//!
+//! ## Layout
+//!
+//! - `main.rs`: the Lambda entry point. It only wires [`Config`], the DynamoDB client and
+//!   [`App`], once per container.
+//! - [`app`]: one request in, one response out: route, authenticate, call the route,
+//!   turn any [`ApiError`] into its response, log one line.
+//! - [`router`]: method and path to a [`router::Route`]; `404` and `405` are decided here.
+//! - [`auth`]: the [`auth::Caller`] (organization, user, permissions), from the API Gateway
+//!   authorizer's claims or from a JWT the function verifies itself.
+//! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
+//! - [`body`] and [`validation`]: the JSON body (content type, size, parsing) and
+//!   FastAPI-shaped field errors.
+//! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`) as plain
+//!   functions that need no AWS.
+//! - [`store`]: the DynamoDB table: keys, the item mapping and conditional writes.
+//! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
+//!
+//! ## The path of a request
+//!
+//! `main` → [`App::handle`] → [`router::route`] → [`auth::authenticate`] →
+//! `routes::<endpoint>::handle` (→ [`body`] → [`validation`] → [`job`] → [`store`]) →
+//! response (or [`ApiError::into_response`]) → one JSON log line.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod job;
+pub mod logging;
+pub mod response;
+pub mod router;
+pub mod routes;
+pub mod store;
+pub mod time;
+pub mod validation;
+
+pub use app::App;
+pub use config::Config;
+pub use error::ApiError;

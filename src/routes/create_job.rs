@@ -1,0 +1,251 @@
+//! `POST /api/jobs/`: create a job.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::app::{App, RequestLog};
+use crate::auth::{Caller, Permission};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::job::{Job, NewJob};
+use crate::store::StoreError;
+use crate::time::Timestamp;
+use crate::validation::{self, FieldError, Problems};
+use crate::{body, response};
+
+const MAX_TRIGGERED_BY_CHARS: usize = 255;
+
+pub async fn handle(
+    app: &App,
+    request: &Request,
+    caller: &Caller,
+    log: &mut RequestLog,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Permission::Create)?;
+    let body = body::json(request, app.config().max_body_bytes)?;
+    let new = parse(&body, app.config(), caller)?;
+    let now = Timestamp::now();
+    let job = Job::create(
+        caller.organization_id.clone(),
+        Uuid::now_v7().to_string(),
+        new,
+        now,
+    );
+    log.job_id = Some(job.job_id.clone());
+    app.store()
+        .create_job(&job)
+        .await
+        .map_err(|error| match error {
+            // A fresh UUIDv7 already taken: not the caller's doing.
+            StoreError::ConditionFailed => {
+                tracing::error!("job id collision");
+                ApiError::Internal
+            }
+            other => other.into(),
+        })?;
+    let location = format!("/api/jobs/{}", job.job_id);
+    Ok(response::created(&location, &job.to_response(now)))
+}
+
+/// The create request, every problem reported at once. Unknown fields are ignored.
+pub fn parse(body: &Value, config: &Config, caller: &Caller) -> Result<NewJob, ApiError> {
+    let fields = validation::body_object(body)?;
+    let mut problems = Problems::default();
+
+    let job_type = match fields.get("job_type") {
+        None => problems.check(Err(FieldError::missing(&["body", "job_type"], body))),
+        Some(value) => problems.check(validation::one_of(
+            value,
+            &["body", "job_type"],
+            &config.job_types,
+        )),
+    };
+    let total_items = match fields.get("total_items") {
+        None => problems.check(Err(FieldError::missing(&["body", "total_items"], body))),
+        Some(value) => problems.check(validation::count(value, &["body", "total_items"])),
+    };
+    let metadata = match fields.get("metadata") {
+        None | Some(Value::Null) => Some(Map::new()),
+        Some(value) => problems.check(validation::object(
+            value,
+            &["body", "metadata"],
+            config.metadata_limits,
+        )),
+    };
+    let triggered_by = match fields.get("triggered_by") {
+        None | Some(Value::Null) => Some(caller.user_id.clone()),
+        Some(value) => problems.check(
+            validation::string(value, &["body", "triggered_by"], MAX_TRIGGERED_BY_CHARS).map(Some),
+        ),
+    };
+
+    let new = (|| {
+        Some(NewJob {
+            job_type: job_type?,
+            total_items: total_items?,
+            metadata: metadata?,
+            triggered_by: triggered_by?,
+        })
+    })();
+    problems.finish(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| (name == "JOBS_TABLE_NAME").then(|| "jobs".to_owned())).unwrap()
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            organization_id: "org-a".into(),
+            user_id: Some("user-1".into()),
+            permissions: None,
+        }
+    }
+
+    fn problems(body: Value) -> Vec<(String, String)> {
+        match parse(&body, &config(), &caller()) {
+            Err(ApiError::Validation(errors)) => errors
+                .into_iter()
+                .map(|e| (e.kind.to_owned(), e.loc.join(".")))
+                .collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_request_gets_defaults() {
+        let new = parse(
+            &json!({"job_type": "crawl", "total_items": 3}),
+            &config(),
+            &caller(),
+        )
+        .unwrap();
+        assert_eq!(new.job_type, "crawl");
+        assert_eq!(new.total_items, 3);
+        assert!(new.metadata.is_empty());
+        assert_eq!(new.triggered_by.as_deref(), Some("user-1"));
+    }
+
+    #[test]
+    fn given_fields_are_kept_and_unknown_ones_ignored() {
+        let body = json!({
+            "job_type": "export", "total_items": 0, "metadata": {"k": [1, {"v": null}]},
+            "triggered_by": "scheduler", "colour": "blue"
+        });
+        let new = parse(&body, &config(), &caller()).unwrap();
+        assert_eq!(
+            new.metadata,
+            *json!({"k": [1, {"v": null}]}).as_object().unwrap()
+        );
+        assert_eq!(new.triggered_by.as_deref(), Some("scheduler"));
+    }
+
+    #[test]
+    fn an_explicit_null_triggered_by_defaults_to_the_caller() {
+        let body = json!({"job_type": "crawl", "total_items": 1, "triggered_by": null});
+        let new = parse(&body, &config(), &caller()).unwrap();
+        assert_eq!(new.triggered_by.as_deref(), Some("user-1"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let found = problems(json!({"total_items": -1, "metadata": [], "triggered_by": 7}));
+        assert_eq!(
+            found,
+            [
+                ("missing".to_owned(), "body.job_type".to_owned()),
+                (
+                    "greater_than_equal".to_owned(),
+                    "body.total_items".to_owned()
+                ),
+                ("dict_type".to_owned(), "body.metadata".to_owned()),
+                ("string_type".to_owned(), "body.triggered_by".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_create_rule_is_enforced() {
+        let cases = [
+            (json!({"total_items": 1}), "missing", "body.job_type"),
+            (json!({"job_type": "crawl"}), "missing", "body.total_items"),
+            (
+                json!({"job_type": "mining", "total_items": 1}),
+                "enum",
+                "body.job_type",
+            ),
+            (
+                json!({"job_type": 5, "total_items": 1}),
+                "enum",
+                "body.job_type",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": 1.5}),
+                "int_from_float",
+                "body.total_items",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": "3"}),
+                "int_type",
+                "body.total_items",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": true}),
+                "int_type",
+                "body.total_items",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": null}),
+                "int_type",
+                "body.total_items",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": 1, "metadata": "x"}),
+                "dict_type",
+                "body.metadata",
+            ),
+            (
+                json!({"job_type": "crawl", "total_items": 1, "triggered_by": "u".repeat(256)}),
+                "string_too_long",
+                "body.triggered_by",
+            ),
+        ];
+        for (body, kind, loc) in cases {
+            assert_eq!(
+                problems(body.clone()),
+                [(kind.to_owned(), loc.to_owned())],
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_field_echoes_the_body_like_fastapi() {
+        let body = json!({"total_items": 1});
+        let Err(ApiError::Validation(errors)) = parse(&body, &config(), &caller()) else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(
+            serde_json::to_value(&errors[0]).unwrap(),
+            json!({"type": "missing", "loc": ["body", "job_type"], "msg": "Field required", "input": {"total_items": 1}})
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_refused() {
+        assert_eq!(
+            problems(Value::Null),
+            [("missing".to_owned(), "body".to_owned())]
+        );
+        assert_eq!(
+            problems(json!([1])),
+            [("model_attributes_type".to_owned(), "body".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! One file per endpoint: its input parsing, its rules and its store calls.
+
+pub mod create_job;

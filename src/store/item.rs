@@ -1,0 +1,246 @@
+//! A [`Job`] ⇄ its DynamoDB item. Attribute names are the API's field names; `pk`/`sk`
+//! are the keys (see [`super::job_key`]). Absent optional values are absent attributes.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value};
+
+use super::attr;
+use crate::job::{Job, JobIssue, JobStatus};
+use crate::time::Timestamp;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn from_job(job: &Job) -> Item {
+    let (pk, sk) = super::job_key(&job.organization_id, &job.job_id);
+    let mut item = Item::new();
+    let mut put = |name: &str, value: AttributeValue| {
+        item.insert(name.to_owned(), value);
+    };
+    put("pk", AttributeValue::S(pk));
+    put("sk", AttributeValue::S(sk));
+    put("organization_id", s(&job.organization_id));
+    put("job_id", s(&job.job_id));
+    put("job_type", s(&job.job_type));
+    put("status", s(job.status.as_str()));
+    put("total_items", n(job.total_items));
+    put("processed_items", n(job.processed_items));
+    put("failed_items", n(job.failed_items));
+    put("warned_items", n(job.warned_items));
+    put(
+        "metadata",
+        AttributeValue::M(attr::from_json_map(&job.metadata)),
+    );
+    put("created_at", s(&job.created_at.to_string()));
+    put("updated_at", s(&job.updated_at.to_string()));
+    put("errors", issues(&job.errors));
+    put("warnings", issues(&job.warnings));
+    let optional = [
+        ("triggered_by", job.triggered_by.clone()),
+        ("started_at", job.started_at.map(|t| t.to_string())),
+        ("completed_at", job.completed_at.map(|t| t.to_string())),
+        ("error_message", job.error_message.clone()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            put(name, AttributeValue::S(value));
+        }
+    }
+    item
+}
+
+fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
+}
+
+fn n(count: u64) -> AttributeValue {
+    AttributeValue::N(count.to_string())
+}
+
+fn issues(list: &[JobIssue]) -> AttributeValue {
+    AttributeValue::L(list.iter().map(issue).collect())
+}
+
+pub fn issue(issue: &JobIssue) -> AttributeValue {
+    let mut map = HashMap::from([
+        ("entity_key".to_owned(), s(&issue.entity_key)),
+        ("entity_type".to_owned(), s(&issue.entity_type)),
+        ("error_type".to_owned(), s(&issue.error_type)),
+        ("message".to_owned(), s(&issue.message)),
+        ("timestamp".to_owned(), s(&issue.timestamp.to_string())),
+    ]);
+    if let Some(details) = &issue.details {
+        map.insert(
+            "details".into(),
+            AttributeValue::M(attr::from_json_map(details)),
+        );
+    }
+    if let Some(step) = &issue.step {
+        map.insert("step".into(), s(step));
+    }
+    AttributeValue::M(map)
+}
+
+/// Why a stored item could not be read as a job: the table holds something this
+/// version does not understand. Never caused by a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadItem(pub String);
+
+pub fn to_job(item: &Item) -> Result<Job, BadItem> {
+    let status_text = text(item, "status")?;
+    let status =
+        JobStatus::parse(&status_text).ok_or_else(|| BadItem(format!("status {status_text:?}")))?;
+    Ok(Job {
+        organization_id: text(item, "organization_id")?,
+        job_id: text(item, "job_id")?,
+        job_type: text(item, "job_type")?,
+        status,
+        total_items: count(item, "total_items")?,
+        processed_items: count(item, "processed_items")?,
+        failed_items: count(item, "failed_items")?,
+        warned_items: count(item, "warned_items")?,
+        metadata: map(item.get("metadata")),
+        triggered_by: optional_text(item, "triggered_by"),
+        created_at: timestamp(item, "created_at")?,
+        updated_at: timestamp(item, "updated_at")?,
+        started_at: optional_timestamp(item, "started_at")?,
+        completed_at: optional_timestamp(item, "completed_at")?,
+        error_message: optional_text(item, "error_message"),
+        errors: issue_list(item.get("errors"))?,
+        warnings: issue_list(item.get("warnings"))?,
+    })
+}
+
+fn optional_text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn text(item: &Item, name: &str) -> Result<String, BadItem> {
+    optional_text(item, name).ok_or_else(|| BadItem(format!("{name} missing")))
+}
+
+fn count(item: &Item, name: &str) -> Result<u64, BadItem> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| BadItem(format!("{name} {value:?}"))),
+        None => Ok(0),
+        Some(_) => Err(BadItem(format!("{name} is not a number"))),
+    }
+}
+
+fn optional_timestamp(item: &Item, name: &str) -> Result<Option<Timestamp>, BadItem> {
+    optional_text(item, name)
+        .map(|value| Timestamp::parse(&value).ok_or_else(|| BadItem(format!("{name} {value:?}"))))
+        .transpose()
+}
+
+fn timestamp(item: &Item, name: &str) -> Result<Timestamp, BadItem> {
+    optional_timestamp(item, name)?.ok_or_else(|| BadItem(format!("{name} missing")))
+}
+
+fn map(value: Option<&AttributeValue>) -> Map<String, Value> {
+    match value {
+        Some(AttributeValue::M(map)) => attr::to_json_map(map),
+        _ => Map::new(),
+    }
+}
+
+fn issue_list(value: Option<&AttributeValue>) -> Result<Vec<JobIssue>, BadItem> {
+    let Some(AttributeValue::L(items)) = value else {
+        return Ok(Vec::new());
+    };
+    items
+        .iter()
+        .map(|entry| match entry {
+            AttributeValue::M(fields) => Ok(JobIssue {
+                entity_key: text(fields, "entity_key")?,
+                entity_type: text(fields, "entity_type")?,
+                error_type: text(fields, "error_type")?,
+                message: text(fields, "message")?,
+                timestamp: timestamp(fields, "timestamp")?,
+                details: fields.get("details").map(|d| map(Some(d))),
+                step: optional_text(fields, "step"),
+            }),
+            _ => Err(BadItem("an error entry is not a map".into())),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::NewJob;
+    use serde_json::json;
+
+    fn sample() -> Job {
+        let new = NewJob {
+            job_type: "crawl".into(),
+            total_items: 7,
+            metadata: json!({"source": "s3", "depth": 2, "tags": ["a"]})
+                .as_object()
+                .unwrap()
+                .clone(),
+            triggered_by: Some("user-1".into()),
+        };
+        Job::create(
+            "org-a".into(),
+            "0190-job".into(),
+            new,
+            Timestamp::from_millis(1_795_867_200_123),
+        )
+    }
+
+    #[test]
+    fn a_new_job_round_trips() {
+        let job = sample();
+        assert_eq!(to_job(&from_job(&job)), Ok(job));
+    }
+
+    #[test]
+    fn a_job_with_every_field_set_round_trips() {
+        let mut job = sample();
+        job.status = JobStatus::PartialSuccess;
+        job.processed_items = 5;
+        job.failed_items = 2;
+        job.warned_items = 1;
+        job.started_at = Some(Timestamp::from_millis(1_795_867_201_000));
+        job.completed_at = Some(Timestamp::from_millis(1_795_867_209_500));
+        job.error_message = Some("boom".into());
+        job.errors.push(JobIssue {
+            entity_key: "row-3".into(),
+            entity_type: "row".into(),
+            error_type: "parse".into(),
+            message: "bad date".into(),
+            timestamp: Timestamp::from_millis(1_795_867_205_000),
+            details: Some(json!({"column": "d"}).as_object().unwrap().clone()),
+            step: Some("load".into()),
+        });
+        assert_eq!(to_job(&from_job(&job)), Ok(job));
+    }
+
+    #[test]
+    fn the_item_is_keyed_by_organization_and_uses_api_field_names() {
+        let item = from_job(&sample());
+        assert_eq!(item["pk"], AttributeValue::S("ORG#org-a".into()));
+        assert_eq!(item["sk"], AttributeValue::S("JOB#0190-job".into()));
+        assert_eq!(item["status"], AttributeValue::S("pending".into()));
+        assert_eq!(item["total_items"], AttributeValue::N("7".into()));
+        assert_eq!(
+            item["created_at"],
+            AttributeValue::S("2026-11-28T12:00:00.123Z".into())
+        );
+        assert!(!item.contains_key("started_at") && !item.contains_key("error_message"));
+    }
+
+    #[test]
+    fn an_unknown_status_is_a_bad_item() {
+        let mut item = from_job(&sample());
+        item.insert("status".into(), AttributeValue::S("exploded".into()));
+        assert!(to_job(&item).is_err());
+    }
+}

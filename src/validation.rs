@@ -1,0 +1,343 @@
+//! Field errors in FastAPI's `422` shape, and the checks that produce them. Each check
+//! returns the value or one [`FieldError`]; a route collects them all before answering,
+//! so the caller sees every problem at once.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// The largest count we accept: the largest integer every JSON client can represent exactly.
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
+
+/// One entry of `{"detail": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub loc: Vec<String>,
+    pub msg: String,
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Box<Value>>,
+}
+
+impl FieldError {
+    fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>, input: &Value) -> Self {
+        FieldError {
+            kind,
+            loc: loc.iter().map(|part| part.to_string()).collect(),
+            msg: msg.into(),
+            input: input.clone(),
+            ctx: None,
+        }
+    }
+
+    fn with_ctx(mut self, ctx: Value) -> Self {
+        self.ctx = Some(Box::new(ctx));
+        self
+    }
+
+    /// A required field is absent; FastAPI echoes the enclosing object as `input`.
+    pub fn missing(loc: &[&str], enclosing: &Value) -> Self {
+        Self::new("missing", loc, "Field required", enclosing)
+    }
+
+    pub fn value_error(loc: &[&str], reason: &str, input: &Value) -> Self {
+        Self::new("value_error", loc, format!("Value error, {reason}"), input)
+    }
+}
+
+/// Collects the problems of a request so that all are reported at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    /// The value, or `None` with the problem recorded.
+    pub fn check<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        result.map_err(|error| self.0.push(error)).ok()
+    }
+
+    /// `value` when no problem was recorded, else a `422` listing them all.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.0)),
+        }
+    }
+}
+
+/// The request body as a JSON object, or the `422` FastAPI gives for a missing body or
+/// one that is not an object.
+pub fn body_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        Value::Null => Err(FieldError::missing(&["body"], &Value::Null).into()),
+        other => Err(FieldError::new(
+            "model_attributes_type",
+            &["body"],
+            "Input should be a valid dictionary or object to extract fields from",
+            other,
+        )
+        .into()),
+    }
+}
+
+/// A JSON integer in `0..=MAX_COUNT`: not `1.5`, not `1.0`, not `"3"`, not `true`.
+pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
+    let int_type = || FieldError::new("int_type", loc, "Input should be a valid integer", value);
+    let too_small = || {
+        FieldError::new(
+            "greater_than_equal",
+            loc,
+            "Input should be greater than or equal to 0",
+            value,
+        )
+        .with_ctx(json!({ "ge": 0 }))
+    };
+    let too_large = || {
+        FieldError::new(
+            "less_than_equal",
+            loc,
+            format!("Input should be less than or equal to {MAX_COUNT}"),
+            value,
+        )
+        .with_ctx(json!({ "le": MAX_COUNT }))
+    };
+    let Value::Number(number) = value else {
+        return Err(int_type());
+    };
+    if let Some(n) = number.as_u64() {
+        return if n <= MAX_COUNT {
+            Ok(n)
+        } else {
+            Err(too_large())
+        };
+    }
+    if number.is_i64() {
+        return Err(too_small());
+    }
+    // Only floats are left: integer literals beyond 64 bits land here too.
+    let float = number.as_f64().unwrap_or(f64::NAN);
+    if float.fract() != 0.0 {
+        Err(FieldError::new(
+            "int_from_float",
+            loc,
+            "Input should be a valid integer, got a number with a fractional part",
+            value,
+        ))
+    } else if float.abs() > MAX_COUNT as f64 {
+        Err(if float < 0.0 {
+            too_small()
+        } else {
+            too_large()
+        })
+    } else {
+        Err(int_type())
+    }
+}
+
+/// A string of at most `max_chars` characters.
+pub fn string(value: &Value, loc: &[&str], max_chars: usize) -> Result<String, FieldError> {
+    let Value::String(text) = value else {
+        return Err(FieldError::new(
+            "string_type",
+            loc,
+            "Input should be a valid string",
+            value,
+        ));
+    };
+    if text.chars().count() > max_chars {
+        return Err(FieldError::new(
+            "string_too_long",
+            loc,
+            format!("String should have at most {max_chars} characters"),
+            value,
+        )
+        .with_ctx(json!({ "max_length": max_chars })));
+    }
+    Ok(text.clone())
+}
+
+/// One of `allowed`, as pydantic reports an enum.
+pub fn one_of(value: &Value, loc: &[&str], allowed: &[String]) -> Result<String, FieldError> {
+    if let Value::String(text) = value
+        && allowed.iter().any(|choice| choice == text)
+    {
+        return Ok(text.clone());
+    }
+    let expected = quoted_choices(allowed);
+    Err(
+        FieldError::new("enum", loc, format!("Input should be {expected}"), value)
+            .with_ctx(json!({ "expected": expected })),
+    )
+}
+
+/// `'a', 'b' or 'c'`, pydantic's wording.
+fn quoted_choices(allowed: &[String]) -> String {
+    let quoted: Vec<String> = allowed.iter().map(|choice| format!("'{choice}'")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Bounds on a free-form JSON object such as `metadata`.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectLimits {
+    /// Serialized size in bytes.
+    pub max_bytes: usize,
+    /// Nesting depth; the object itself is depth 1.
+    pub max_depth: usize,
+}
+
+/// A JSON object within `limits` whose numbers DynamoDB can store.
+pub fn object(
+    value: &Value,
+    loc: &[&str],
+    limits: ObjectLimits,
+) -> Result<Map<String, Value>, FieldError> {
+    let Value::Object(map) = value else {
+        return Err(FieldError::new(
+            "dict_type",
+            loc,
+            "Input should be a valid dictionary",
+            value,
+        ));
+    };
+    if depth(value) > limits.max_depth {
+        let reason = format!("nested deeper than {} levels", limits.max_depth);
+        return Err(FieldError::value_error(loc, &reason, value));
+    }
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len());
+    if size > limits.max_bytes {
+        let reason = format!("larger than {} bytes as JSON", limits.max_bytes);
+        return Err(FieldError::value_error(loc, &reason, &json!({})));
+    }
+    if !numbers_fit_dynamodb(value) {
+        let reason = "holds a number DynamoDB cannot store (magnitude must be 0 or between 1e-130 and 1e126)";
+        return Err(FieldError::value_error(loc, reason, value));
+    }
+    Ok(map.clone())
+}
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn numbers_fit_dynamodb(value: &Value) -> bool {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let magnitude = number.as_f64().unwrap_or(f64::NAN).abs();
+            magnitude == 0.0 || (1e-130..1e126).contains(&magnitude)
+        }
+        Value::Object(map) => map.values().all(numbers_fit_dynamodb),
+        Value::Array(items) => items.iter().all(numbers_fit_dynamodb),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOC: &[&str] = &["body", "total_items"];
+
+    fn kind(result: Result<u64, FieldError>) -> &'static str {
+        result.expect_err("should be refused").kind
+    }
+
+    #[test]
+    fn count_accepts_non_negative_json_integers_only() {
+        assert_eq!(count(&json!(0), LOC), Ok(0));
+        assert_eq!(count(&json!(MAX_COUNT), LOC), Ok(MAX_COUNT));
+        assert_eq!(kind(count(&json!(-1), LOC)), "greater_than_equal");
+        assert_eq!(kind(count(&json!(1.5), LOC)), "int_from_float");
+        assert_eq!(kind(count(&json!(1.0), LOC)), "int_type");
+        assert_eq!(kind(count(&json!("3"), LOC)), "int_type");
+        assert_eq!(kind(count(&json!(true), LOC)), "int_type");
+        assert_eq!(kind(count(&json!(null), LOC)), "int_type");
+        assert_eq!(kind(count(&json!(MAX_COUNT + 1), LOC)), "less_than_equal");
+        let huge: Value = serde_json::from_str("1000000000000000000000000").unwrap();
+        assert_eq!(kind(count(&huge, LOC)), "less_than_equal");
+        let very_negative: Value = serde_json::from_str("-1000000000000000000000000").unwrap();
+        assert_eq!(kind(count(&very_negative, LOC)), "greater_than_equal");
+    }
+
+    #[test]
+    fn count_error_has_fastapi_fields() {
+        let error = count(&json!(-5), LOC).unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&error).unwrap(),
+            json!({
+                "type": "greater_than_equal",
+                "loc": ["body", "total_items"],
+                "msg": "Input should be greater than or equal to 0",
+                "input": -5,
+                "ctx": {"ge": 0}
+            })
+        );
+    }
+
+    #[test]
+    fn one_of_lists_the_choices_like_pydantic() {
+        let allowed = vec!["crawl".to_owned(), "import".to_owned(), "export".to_owned()];
+        assert_eq!(one_of(&json!("crawl"), LOC, &allowed), Ok("crawl".into()));
+        let error = one_of(&json!("mining"), LOC, &allowed).unwrap_err();
+        assert_eq!(error.kind, "enum");
+        assert_eq!(error.msg, "Input should be 'crawl', 'import' or 'export'");
+        assert_eq!(one_of(&json!(3), LOC, &allowed).unwrap_err().kind, "enum");
+    }
+
+    #[test]
+    fn string_checks_type_and_length_in_characters() {
+        assert_eq!(string(&json!("héllo"), LOC, 5), Ok("héllo".into()));
+        assert_eq!(
+            string(&json!("héllo!"), LOC, 5).unwrap_err().kind,
+            "string_too_long"
+        );
+        assert_eq!(string(&json!(5), LOC, 5).unwrap_err().kind, "string_type");
+    }
+
+    #[test]
+    fn object_enforces_type_depth_size_and_storable_numbers() {
+        let limits = ObjectLimits {
+            max_bytes: 64,
+            max_depth: 3,
+        };
+        assert!(object(&json!({"a": {"b": [1]}}), LOC, limits).is_ok());
+        assert_eq!(
+            object(&json!([1]), LOC, limits).unwrap_err().kind,
+            "dict_type"
+        );
+        assert_eq!(
+            object(&json!({"a": {"b": {"c": {}}}}), LOC, limits)
+                .unwrap_err()
+                .kind,
+            "value_error"
+        );
+        let big = json!({ "text": "x".repeat(100) });
+        assert_eq!(object(&big, LOC, limits).unwrap_err().kind, "value_error");
+        let unstorable: Value = serde_json::from_str(r#"{"n": 1e200}"#).unwrap();
+        assert_eq!(
+            object(&unstorable, LOC, limits).unwrap_err().kind,
+            "value_error"
+        );
+        assert!(object(&json!({"n": 0.0, "m": 1.5e-3}), LOC, limits).is_ok());
+    }
+
+    #[test]
+    fn body_object_refuses_missing_and_non_object_bodies() {
+        let missing = body_object(&Value::Null).unwrap_err();
+        assert!(
+            matches!(&missing, ApiError::Validation(e) if e[0].kind == "missing" && e[0].loc == ["body"])
+        );
+        let list = body_object(&json!([1, 2])).unwrap_err();
+        assert!(matches!(&list, ApiError::Validation(e) if e[0].kind == "model_attributes_type"));
+    }
+}

@@ -1,0 +1,231 @@
+//! What the integration tests share: the local DynamoDB and function settings that
+//! `scripts/test.sh` exports, tokens, requests and reads of the stored items.
+#![allow(dead_code)] // each test file uses a different part
+
+pub mod http;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use jobs_api::{App, Config, store};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+/// A setting `scripts/test.sh` provides; the tests need the real local DynamoDB.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the tests with scripts/test.sh, which starts the local DynamoDB"
+        )
+    })
+}
+
+pub async fn client() -> Client {
+    env("AWS_ENDPOINT_URL_DYNAMODB");
+    store::connect().await
+}
+
+pub async fn app() -> App {
+    let config = Config::from_env().expect("test configuration");
+    App::new(config, client().await)
+}
+
+/// An organization id no other test uses.
+pub fn unique_org(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+pub fn claims(org: &str) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    json!({"sub": "user-1", "organizations": [org], "iat": now, "exp": now + 600})
+}
+
+/// A token signed with the function's configured HS256 secret.
+pub fn token(claims: &Value) -> String {
+    sign(claims, env("JOBS_JWT_SECRET").as_bytes())
+}
+
+pub fn sign(claims: &Value, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("signing a test token")
+}
+
+/// A request as `cargo lambda watch` or a function URL delivers it (no authorizer).
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        Body::from(body.to_owned())
+    };
+    builder.body(body).expect("test request")
+}
+
+/// `POST /api/jobs/` with a JSON body and a bearer token.
+pub fn create_request(token: &str, body: &Value) -> Request {
+    let auth = format!("Bearer {token}");
+    request(
+        "POST",
+        "/api/jobs/",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        &body.to_string(),
+    )
+}
+
+/// An API Gateway event from `events/`, as `lambda_http` turns it into a request.
+pub fn event(file: &str) -> Request {
+    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// Every response of this API is JSON: parse it, and fail the test if it is not.
+pub fn reply(response: Response<Body>) -> Reply {
+    let (parts, body) = response.into_parts();
+    assert_eq!(
+        parts
+            .headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
+        Some("application/json"),
+        "every response is JSON"
+    );
+    let body = serde_json::from_slice(body.as_ref()).expect("response body is JSON");
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+pub async fn send(app: &App, request: Request) -> Reply {
+    reply(app.handle(request).await)
+}
+
+/// The raw stored item of a job, read straight from the table.
+pub async fn stored_item(
+    client: &Client,
+    org: &str,
+    job_id: &str,
+) -> Option<HashMap<String, AttributeValue>> {
+    let (pk, sk) = store::job_key(org, job_id);
+    client
+        .get_item()
+        .table_name(env("JOBS_TABLE_NAME"))
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("reading the table")
+        .item
+}
+
+/// How many items the organization's partition holds.
+pub async fn items_of(client: &Client, org: &str) -> i32 {
+    let (pk, _) = store::job_key(org, "");
+    client
+        .query()
+        .table_name(env("JOBS_TABLE_NAME"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(pk))
+        .consistent_read(true)
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .expect("querying the table")
+        .count
+}
+
+pub fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+pub fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The fields every `JobResponse` carries, from the reference.
+pub const JOB_RESPONSE_FIELDS: [&str; 18] = [
+    "job_id",
+    "job_type",
+    "status",
+    "total_items",
+    "processed_items",
+    "failed_items",
+    "warned_items",
+    "progress_percentage",
+    "success_rate",
+    "metadata",
+    "triggered_by",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "duration_seconds",
+    "error_message",
+    "errors",
+    "warnings",
+];
+
+/// Asserts `body` is a freshly created job's response and returns its id.
+pub fn assert_new_job(body: &Value, job_type: &str, total_items: u64) -> String {
+    let fields: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for field in JOB_RESPONSE_FIELDS {
+        assert!(fields.contains(&field), "{field} missing from {body}");
+    }
+    assert_eq!(body["job_type"], job_type);
+    assert_eq!(body["total_items"], total_items);
+    assert_eq!(body["status"], "pending");
+    for count in ["processed_items", "failed_items", "warned_items"] {
+        assert_eq!(body[count], 0, "{count}");
+    }
+    assert_eq!(body["progress_percentage"], 0.0);
+    assert_eq!(body["success_rate"], 0.0);
+    for absent in [
+        "started_at",
+        "completed_at",
+        "duration_seconds",
+        "error_message",
+    ] {
+        assert!(body[absent].is_null(), "{absent} should be null");
+    }
+    assert_eq!(body["errors"], json!([]));
+    assert_eq!(body["warnings"], json!([]));
+    let job_id = body["job_id"].as_str().expect("job_id is a string");
+    let uuid = uuid::Uuid::parse_str(job_id).expect("job_id is a UUID");
+    assert_eq!(uuid.get_version_num(), 7, "job ids are time-ordered UUIDv7");
+    let created = jobs_api::time::Timestamp::parse(body["created_at"].as_str().unwrap())
+        .expect("created_at is RFC 3339");
+    let age = jobs_api::time::Timestamp::now().seconds_since(created);
+    assert!(age < 60.0, "created_at is now, not {age}s ago");
+    job_id.to_owned()
+}
