@@ -63,11 +63,23 @@ impl App {
         log: &mut RequestLog,
     ) -> Result<Response<Body>, ApiError> {
         let route = router::route(request)?;
-        log.route = Some(route);
+        log.route = Some(route.clone());
+        log.job_id = route.job_id().map(str::to_owned);
         let caller = auth::authenticate(request, &self.config.auth)?;
         log.organization_id = Some(caller.organization_id.clone());
+        let caller = &caller;
         match route {
-            Route::CreateJob => routes::create_job::handle(self, request, &caller, log).await,
+            Route::CreateJob => routes::create_job::handle(self, request, caller, log).await,
+            Route::ListJobs => routes::list_jobs::handle(self, request, caller).await,
+            Route::GetJob(id) => routes::get_job::handle(self, caller, &id).await,
+            Route::GetJobStatus(id) => routes::get_job_status::handle(self, caller, &id).await,
+            Route::ReportProgress(id) => {
+                routes::report_progress::handle(self, request, caller, &id).await
+            }
+            Route::CancelJob(id) => routes::cancel_job::handle(self, caller, &id).await,
+            Route::ListIssues(id, kind) => {
+                routes::list_issues::handle(self, request, caller, &id, kind).await
+            }
         }
     }
 }
@@ -89,7 +101,7 @@ impl RequestLog {
         tracing::info!(
             request_id,
             method = %request.method(),
-            route = self.route.map_or("unmatched", Route::name),
+            route = self.route.as_ref().map_or("unmatched", Route::name),
             status = status.as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             organization_id = self.organization_id.as_deref(),

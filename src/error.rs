@@ -23,6 +23,9 @@ pub enum ApiError {
     Forbidden(String),
     /// `404`: no such route.
     NotFound,
+    /// `404`: no such job in the caller's organization (whether or not another
+    /// organization has one by that id: the answer is the same).
+    JobNotFound,
     /// `405`: the path exists, the method does not; `Allow` lists the methods that do.
     MethodNotAllowed { allow: &'static str },
     /// `409`: the request conflicts with the state of the job.
@@ -46,7 +49,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::JobNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::Unauthenticated(reason) => json!(reason),
             ApiError::Forbidden(reason) | ApiError::Conflict(reason) => json!(reason),
             ApiError::NotFound => json!("Not Found"),
+            ApiError::JobNotFound => json!("Job not found"),
             ApiError::MethodNotAllowed { .. } => json!("Method Not Allowed"),
             ApiError::PayloadTooLarge { limit } => {
                 json!(format!("Request body is larger than {limit} bytes"))

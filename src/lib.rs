@@ -14,11 +14,12 @@
 //! - [`auth`]: the [`auth::Caller`] (organization, user, permissions), from the API Gateway
 //!   authorizer's claims or from a JWT the function verifies itself.
 //! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
-//! - [`body`] and [`validation`]: the JSON body (content type, size, parsing) and
-//!   FastAPI-shaped field errors.
-//! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`) as plain
-//!   functions that need no AWS.
-//! - [`store`]: the DynamoDB table: keys, the item mapping and conditional writes.
+//! - [`body`], [`query`] and [`validation`]: the JSON body (content type, size, parsing),
+//!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions.
+//! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
+//!   progress report or a cancel changes a job) as plain functions that need no AWS.
+//! - [`store`]: the DynamoDB table: key design, the item mapping, conditional writes,
+//!   transactions and paged queries.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
 //!
 //! ## The path of a request
@@ -31,9 +32,11 @@ pub mod app;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod cursor;
 pub mod error;
 pub mod job;
 pub mod logging;
+pub mod query;
 pub mod response;
 pub mod router;
 pub mod routes;

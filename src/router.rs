@@ -7,17 +7,43 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::error::ApiError;
+use crate::store::IssueKind;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     CreateJob,
+    ListJobs,
+    GetJob(String),
+    GetJobStatus(String),
+    ReportProgress(String),
+    CancelJob(String),
+    ListIssues(String, IssueKind),
 }
 
 impl Route {
     /// The route as logged: method and path template.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Route::CreateJob => "POST /api/jobs/",
+            Route::ListJobs => "GET /api/jobs/",
+            Route::GetJob(_) => "GET /api/jobs/{job_id}",
+            Route::GetJobStatus(_) => "GET /api/jobs/{job_id}/status",
+            Route::ReportProgress(_) => "POST /api/jobs/{job_id}/progress",
+            Route::CancelJob(_) => "POST /api/jobs/{job_id}/cancel",
+            Route::ListIssues(_, IssueKind::Error) => "GET /api/jobs/{job_id}/errors",
+            Route::ListIssues(_, IssueKind::Warning) => "GET /api/jobs/{job_id}/warnings",
+        }
+    }
+
+    /// The job the route is about, if any.
+    pub fn job_id(&self) -> Option<&str> {
+        match self {
+            Route::CreateJob | Route::ListJobs => None,
+            Route::GetJob(id)
+            | Route::GetJobStatus(id)
+            | Route::ReportProgress(id)
+            | Route::CancelJob(id)
+            | Route::ListIssues(id, _) => Some(id),
         }
     }
 }
@@ -29,12 +55,31 @@ pub fn route(request: &Request) -> Result<Route, ApiError> {
 pub fn match_route(method: &Method, path: &str) -> Result<Route, ApiError> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
-    match segments.as_slice() {
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return Err(ApiError::NotFound);
+    }
+    let job = |id: &str| id.to_owned();
+    let (allow, route) = match segments.as_slice() {
         ["api", "jobs"] => match *method {
-            Method::POST => Ok(Route::CreateJob),
-            _ => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            Method::POST => return Ok(Route::CreateJob),
+            Method::GET => return Ok(Route::ListJobs),
+            _ => ("GET, POST", None),
         },
-        _ => Err(ApiError::NotFound),
+        ["api", "jobs", id] => ("GET", Some(Route::GetJob(job(id)))),
+        ["api", "jobs", id, "status"] => ("GET", Some(Route::GetJobStatus(job(id)))),
+        ["api", "jobs", id, "errors"] => {
+            ("GET", Some(Route::ListIssues(job(id), IssueKind::Error)))
+        }
+        ["api", "jobs", id, "warnings"] => {
+            ("GET", Some(Route::ListIssues(job(id), IssueKind::Warning)))
+        }
+        ["api", "jobs", id, "progress"] => ("POST", Some(Route::ReportProgress(job(id)))),
+        ["api", "jobs", id, "cancel"] => ("POST", Some(Route::CancelJob(job(id)))),
+        _ => return Err(ApiError::NotFound),
+    };
+    match route {
+        Some(route) if method.as_str() == allow => Ok(route),
+        _ => Err(ApiError::MethodNotAllowed { allow }),
     }
 }
 
@@ -61,29 +106,78 @@ fn path_without_stage(request: &Request) -> &str {
 mod tests {
     use super::*;
 
+    const ID: &str = "019ac9f0-0000-7000-8000-000000000001";
+
+    fn ok(method: Method, path: &str) -> Route {
+        match_route(&method, path).unwrap_or_else(|e| panic!("{method} {path}: {e:?}"))
+    }
+
     #[test]
-    fn create_job_routes_with_and_without_trailing_slash() {
-        assert_eq!(
-            match_route(&Method::POST, "/api/jobs/").unwrap(),
-            Route::CreateJob
-        );
-        assert_eq!(
-            match_route(&Method::POST, "/api/jobs").unwrap(),
-            Route::CreateJob
-        );
+    fn every_route_matches_with_and_without_trailing_slash() {
+        let cases = [
+            (Method::POST, "/api/jobs", Route::CreateJob),
+            (Method::GET, "/api/jobs", Route::ListJobs),
+            (Method::GET, "/api/jobs/{id}", Route::GetJob(ID.into())),
+            (
+                Method::GET,
+                "/api/jobs/{id}/status",
+                Route::GetJobStatus(ID.into()),
+            ),
+            (
+                Method::POST,
+                "/api/jobs/{id}/progress",
+                Route::ReportProgress(ID.into()),
+            ),
+            (
+                Method::POST,
+                "/api/jobs/{id}/cancel",
+                Route::CancelJob(ID.into()),
+            ),
+            (
+                Method::GET,
+                "/api/jobs/{id}/errors",
+                Route::ListIssues(ID.into(), IssueKind::Error),
+            ),
+            (
+                Method::GET,
+                "/api/jobs/{id}/warnings",
+                Route::ListIssues(ID.into(), IssueKind::Warning),
+            ),
+        ];
+        for (method, template, route) in cases {
+            let path = template.replace("{id}", ID);
+            assert_eq!(ok(method.clone(), &path), route);
+            assert_eq!(ok(method.clone(), &format!("{path}/")), route);
+            assert_eq!(
+                route
+                    .name()
+                    .split(' ')
+                    .nth(1)
+                    .unwrap()
+                    .trim_end_matches('/'),
+                template.replace("{id}", "{job_id}")
+            );
+        }
     }
 
     #[test]
     fn a_known_path_with_another_method_is_405_with_allow() {
-        for method in [Method::GET, Method::PUT, Method::DELETE, Method::PATCH] {
-            let error = match_route(&method, "/api/jobs/").unwrap_err();
-            assert!(
-                matches!(error, ApiError::MethodNotAllowed { allow: "POST" }),
-                "{method}"
-            );
+        let cases = [
+            (Method::PUT, "/api/jobs/", "GET, POST"),
+            (Method::DELETE, "/api/jobs", "GET, POST"),
+            (Method::POST, "/api/jobs/x", "GET"),
+            (Method::DELETE, "/api/jobs/x", "GET"),
+            (Method::POST, "/api/jobs/x/status", "GET"),
+            (Method::GET, "/api/jobs/x/progress", "POST"),
+            (Method::GET, "/api/jobs/x/cancel", "POST"),
+            (Method::POST, "/api/jobs/x/errors", "GET"),
+            (Method::PATCH, "/api/jobs/x/warnings", "GET"),
+        ];
+        for (method, path, allow) in cases {
+            let error = match_route(&method, path).unwrap_err();
             let response = error.into_response();
-            assert_eq!(response.status(), 405);
-            assert_eq!(response.headers()["allow"], "POST");
+            assert_eq!(response.status(), 405, "{method} {path}");
+            assert_eq!(response.headers()["allow"], allow, "{method} {path}");
         }
     }
 
@@ -98,9 +192,12 @@ mod tests {
             "/api/jobsx",
             "/x/api/jobs",
             "/API/jobs",
+            "/api/jobs/x/y",
+            "/api/jobs/x/status/y",
+            "/api/jobs/x/logs",
         ] {
             assert!(
-                matches!(match_route(&Method::POST, path), Err(ApiError::NotFound)),
+                matches!(match_route(&Method::GET, path), Err(ApiError::NotFound)),
                 "{path:?}"
             );
         }
@@ -160,6 +257,11 @@ mod tests {
         assert_eq!(
             route(&http_api_event("api", "/api/api/jobs/")).unwrap(),
             Route::CreateJob
+        );
+        let progress = format!("/prod/api/jobs/{ID}/progress");
+        assert_eq!(
+            route(&http_api_event("prod", &progress)).unwrap(),
+            Route::ReportProgress(ID.into())
         );
     }
 }

@@ -137,6 +137,13 @@ pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
     }
 }
 
+/// `true` or `false`, nothing else.
+pub fn boolean(value: &Value, loc: &[&str]) -> Result<bool, FieldError> {
+    value
+        .as_bool()
+        .ok_or_else(|| FieldError::new("bool_type", loc, "Input should be a valid boolean", value))
+}
+
 /// A string of at most `max_chars` characters.
 pub fn string(value: &Value, loc: &[&str], max_chars: usize) -> Result<String, FieldError> {
     let Value::String(text) = value else {

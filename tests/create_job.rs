@@ -53,7 +53,10 @@ async fn creates_a_job_and_stores_it_under_the_callers_organization() {
         .unwrap()
         .expect("readable");
     assert_eq!(
-        serde_json::to_value(stored.to_response(jobs_api::time::Timestamp::now())).unwrap(),
+        serde_json::to_value(
+            stored.to_response(jobs_api::time::Timestamp::now(), &Default::default())
+        )
+        .unwrap(),
         reply.body
     );
 }
@@ -385,10 +388,10 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
         (missing.status.as_u16(), missing.body),
         (404, json!({"detail": "Not Found"}))
     );
-    for method in ["GET", "PUT", "DELETE", "PATCH"] {
+    for method in ["PUT", "DELETE", "PATCH", "HEAD"] {
         let reply = send(&app, request(method, "/api/jobs/", &[], "")).await;
         assert_eq!(reply.status, 405, "{method}");
-        assert_eq!(reply.headers["allow"], "POST");
+        assert_eq!(reply.headers["allow"], "GET, POST");
         assert_eq!(reply.body, json!({"detail": "Method Not Allowed"}));
     }
 }

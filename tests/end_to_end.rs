@@ -85,7 +85,7 @@ async fn errors_over_http_are_json_with_their_headers() {
         "",
     );
     assert_eq!(wrong_method.status, 405);
-    assert_eq!(wrong_method.header("allow"), Some("POST"));
+    assert_eq!(wrong_method.header("allow"), Some("GET, POST"));
 
     let unknown = send(&watch(), "GET", "/nowhere", &[], "");
     assert_eq!(unknown.status, 404);

@@ -5,10 +5,29 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use jobs_api::job::{Job, JobIssue, JobUpdate, NewJob, ProgressReport};
+use jobs_api::time::Timestamp;
+use serde_json::{Value, json};
+
+/// The job id the lifecycle events name; each event file has its own organization.
+const EVENT_JOB_ID: &str = "019ac9f0-0000-7000-8000-00000000e001";
 
 /// Every file this suite asserts.
-const CASES: [&str; 9] = [
+const CASES: [&str; 23] = [
+    "list-jobs.http-api.json",
+    "list-jobs.rest-api.json",
+    "get-job.http-api.json",
+    "get-job.rest-api.json",
+    "get-job-status.http-api.json",
+    "get-job-status.rest-api.json",
+    "report-progress.http-api.json",
+    "report-progress.rest-api.json",
+    "cancel-job.http-api.json",
+    "cancel-job.rest-api.json",
+    "list-errors.http-api.json",
+    "list-errors.rest-api.json",
+    "list-warnings.http-api.json",
+    "list-warnings.rest-api.json",
     "create-job.http-api.json",
     "create-job.rest-api.json",
     "create-job-base64.http-api.json",
@@ -146,11 +165,123 @@ async fn method_not_allowed_event_is_405_with_allow() {
         405,
     )
     .await;
-    assert_eq!(reply.headers["allow"], "POST");
+    assert_eq!(reply.headers["allow"], "GET, POST");
 }
 
 #[tokio::test]
 async fn unknown_route_event_is_404() {
     let reply = assert_refused_event("unknown-route.http-api.json", None, 404).await;
     assert_eq!(reply.body, json!({"detail": "Not Found"}));
+}
+
+/// Puts the events' job into `org` (pending), as a create would have.
+async fn seed_job(org: &str) -> Job {
+    let new = NewJob {
+        job_type: "crawl".into(),
+        total_items: 10,
+        metadata: Default::default(),
+        triggered_by: Some("user-events".into()),
+    };
+    let job = Job::create(org.into(), EVENT_JOB_ID.into(), new, Timestamp::now());
+    app().await.store().create_job(&job).await.expect("seeding the events' job");
+    job
+}
+
+/// Sends a lifecycle event for the seeded job and returns the reply (status checked).
+async fn lifecycle_event(file: &str, org: &str, status: u16) -> Reply {
+    seed_job(org).await;
+    let reply = send(&app().await, event(file)).await;
+    assert_eq!(reply.status, status, "{file}: {}", reply.body);
+    reply
+}
+
+fn both(name: &str) -> [(String, String); 2] {
+    [
+        (format!("{name}.http-api.json"), format!("org-events-{name}-http")),
+        (format!("{name}.rest-api.json"), format!("org-events-{name}-rest")),
+    ]
+}
+
+#[tokio::test]
+async fn list_jobs_events_list_the_organizations_jobs() {
+    for (file, org) in both("list-jobs") {
+        let reply = lifecycle_event(&file, &org, 200).await;
+        let ids: Vec<&Value> = reply.body["items"].as_array().unwrap().iter().map(|j| &j["job_id"]).collect();
+        assert_eq!(ids, [&json!(EVENT_JOB_ID)], "{file}: the query's status=pending filter keeps the seeded job");
+        assert_eq!(reply.body["next_cursor"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn get_job_events_return_the_job() {
+    for (file, org) in both("get-job") {
+        let reply = lifecycle_event(&file, &org, 200).await;
+        assert_eq!(reply.body["job_id"], EVENT_JOB_ID, "{file}");
+        assert_eq!(reply.body["status"], "pending");
+        for field in JOB_RESPONSE_FIELDS {
+            assert!(reply.body.get(field).is_some(), "{file}: {field}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn get_job_status_events_return_the_light_view() {
+    for (file, org) in both("get-job-status") {
+        let reply = lifecycle_event(&file, &org, 200).await;
+        assert_eq!(reply.body["status"], "pending", "{file}");
+        assert_eq!(reply.body["total_items"], 10);
+        assert!(reply.body.get("errors").is_none(), "{file}: the light view only");
+    }
+}
+
+#[tokio::test]
+async fn report_progress_events_start_the_job_and_record_the_error() {
+    for (file, org) in both("report-progress") {
+        let reply = lifecycle_event(&file, &org, 200).await;
+        assert_eq!(reply.body["status"], "in_progress", "{file}");
+        assert_eq!(reply.body["processed_items"], 3);
+        assert_eq!(reply.body["failed_items"], 1, "{file}: the row error counts an item");
+        assert_eq!(reply.body["metadata"]["stage"], "fetch");
+        assert_eq!(reply.body["errors"][0]["entity_key"], "row-7");
+    }
+}
+
+#[tokio::test]
+async fn cancel_job_events_cancel_the_job() {
+    for (file, org) in both("cancel-job") {
+        let reply = lifecycle_event(&file, &org, 200).await;
+        assert_eq!(reply.body["status"], "cancelled", "{file}");
+        let again = send(&app().await, event(&file)).await;
+        assert_eq!(again.status, 409, "{file}: an ended job cannot be cancelled again");
+    }
+}
+
+async fn seed_issues(org: &str) {
+    let job = seed_job(org).await;
+    let issue = |entity_key: &str| JobIssue {
+        entity_key: entity_key.into(),
+        entity_type: "row".into(),
+        error_type: "parse".into(),
+        message: "bad row".into(),
+        timestamp: Timestamp::now(),
+        details: None,
+        step: None,
+    };
+    let report = ProgressReport { error: Some(issue("row-1")), warning: Some(issue("row-2")), ..Default::default() };
+    let update = JobUpdate::from_report(report, Timestamp::now(), None);
+    app().await.store().update_job(org, &job.job_id, &update).await.expect("seeding history");
+}
+
+#[tokio::test]
+async fn list_errors_and_warnings_events_page_the_history() {
+    for (name, key) in [("list-errors", "row-1"), ("list-warnings", "row-2")] {
+        for (file, org) in both(name) {
+            seed_issues(&org).await;
+            let reply = send(&app().await, event(&file)).await;
+            assert_eq!(reply.status, 200, "{file}: {}", reply.body);
+            assert_eq!(reply.body["items"].as_array().unwrap().len(), 1, "{file}");
+            assert_eq!(reply.body["items"][0]["entity_key"], key, "{file}");
+            assert_eq!(reply.body["next_cursor"], Value::Null);
+        }
+    }
 }

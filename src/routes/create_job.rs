@@ -2,14 +2,13 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 use crate::app::{App, RequestLog};
 use crate::auth::{Caller, Permission};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::job::{Job, NewJob};
-use crate::store::StoreError;
+use crate::job::{Job, NewJob, RecentIssues};
+use crate::store::{self, StoreError};
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, Problems};
 use crate::{body, response};
@@ -26,12 +25,8 @@ pub async fn handle(
     let body = body::json(request, app.config().max_body_bytes)?;
     let new = parse(&body, app.config(), caller)?;
     let now = Timestamp::now();
-    let job = Job::create(
-        caller.organization_id.clone(),
-        Uuid::now_v7().to_string(),
-        new,
-        now,
-    );
+    let job_id = store::time_ordered_id(now);
+    let job = Job::create(caller.organization_id.clone(), job_id, new, now);
     log.job_id = Some(job.job_id.clone());
     app.store()
         .create_job(&job)
@@ -45,7 +40,10 @@ pub async fn handle(
             other => other.into(),
         })?;
     let location = format!("/api/jobs/{}", job.job_id);
-    Ok(response::created(&location, &job.to_response(now)))
+    Ok(response::created(
+        &location,
+        &job.to_response(now, &RecentIssues::default()),
+    ))
 }
 
 /// The create request, every problem reported at once. Unknown fields are ignored.

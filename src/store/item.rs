@@ -1,5 +1,6 @@
-//! A [`Job`] ⇄ its DynamoDB item. Attribute names are the API's field names; `pk`/`sk`
-//! are the keys (see [`super::job_key`]). Absent optional values are absent attributes.
+//! A [`Job`] ⇄ its DynamoDB item, and a [`JobIssue`] ⇄ its history item. Attribute names
+//! are the API's field names; `pk`/`sk` and the `*_key` index attributes are the keys
+//! (see [`super::keys`]). Absent optional values are absent attributes.
 
 use std::collections::HashMap;
 
@@ -7,13 +8,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
 use super::attr;
+use super::keys::{self, IssueKind};
 use crate::job::{Job, JobIssue, JobStatus};
 use crate::time::Timestamp;
 
 pub type Item = HashMap<String, AttributeValue>;
 
 pub fn from_job(job: &Job) -> Item {
-    let (pk, sk) = super::job_key(&job.organization_id, &job.job_id);
+    let (pk, sk) = keys::job(&job.organization_id, &job.job_id);
     let mut item = Item::new();
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_owned(), value);
@@ -34,8 +36,22 @@ pub fn from_job(job: &Job) -> Item {
     );
     put("created_at", s(&job.created_at.to_string()));
     put("updated_at", s(&job.updated_at.to_string()));
-    put("errors", issues(&job.errors));
-    put("warnings", issues(&job.warnings));
+    put("error_count", n(job.error_count));
+    put("warning_count", n(job.warning_count));
+    put(
+        keys::STATUS_KEY,
+        s(&keys::status(&job.organization_id, job.status)),
+    );
+    put(
+        keys::JOB_TYPE_KEY,
+        s(&keys::job_type(&job.organization_id, &job.job_type)),
+    );
+    if let Some(user) = &job.triggered_by {
+        put(
+            keys::TRIGGERED_BY_KEY,
+            s(&keys::triggered_by(&job.organization_id, user)),
+        );
+    }
     let optional = [
         ("triggered_by", job.triggered_by.clone()),
         ("started_at", job.started_at.map(|t| t.to_string())),
@@ -50,20 +66,29 @@ pub fn from_job(job: &Job) -> Item {
     item
 }
 
-fn s(text: &str) -> AttributeValue {
+pub fn s(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_owned())
 }
 
-fn n(count: u64) -> AttributeValue {
+pub fn n(count: u64) -> AttributeValue {
     AttributeValue::N(count.to_string())
 }
 
-fn issues(list: &[JobIssue]) -> AttributeValue {
-    AttributeValue::L(list.iter().map(issue).collect())
-}
-
-pub fn issue(issue: &JobIssue) -> AttributeValue {
+/// The history item of an error or warning: its own item, so a job's history can grow
+/// without bound while the job item stays small.
+pub fn from_issue(
+    organization_id: &str,
+    job_id: &str,
+    kind: IssueKind,
+    issue_id: &str,
+    issue: &JobIssue,
+) -> Item {
+    let (pk, sk) = keys::issue(organization_id, job_id, kind, issue_id);
     let mut map = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), AttributeValue::S(sk)),
+        ("organization_id".to_owned(), s(organization_id)),
+        ("job_id".to_owned(), s(job_id)),
         ("entity_key".to_owned(), s(&issue.entity_key)),
         ("entity_type".to_owned(), s(&issue.entity_type)),
         ("error_type".to_owned(), s(&issue.error_type)),
@@ -79,7 +104,7 @@ pub fn issue(issue: &JobIssue) -> AttributeValue {
     if let Some(step) = &issue.step {
         map.insert("step".into(), s(step));
     }
-    AttributeValue::M(map)
+    map
 }
 
 /// Why a stored item could not be read as a job: the table holds something this
@@ -107,8 +132,8 @@ pub fn to_job(item: &Item) -> Result<Job, BadItem> {
         started_at: optional_timestamp(item, "started_at")?,
         completed_at: optional_timestamp(item, "completed_at")?,
         error_message: optional_text(item, "error_message"),
-        errors: issue_list(item.get("errors"))?,
-        warnings: issue_list(item.get("warnings"))?,
+        error_count: count(item, "error_count")?,
+        warning_count: count(item, "warning_count")?,
     })
 }
 
@@ -150,25 +175,16 @@ fn map(value: Option<&AttributeValue>) -> Map<String, Value> {
     }
 }
 
-fn issue_list(value: Option<&AttributeValue>) -> Result<Vec<JobIssue>, BadItem> {
-    let Some(AttributeValue::L(items)) = value else {
-        return Ok(Vec::new());
-    };
-    items
-        .iter()
-        .map(|entry| match entry {
-            AttributeValue::M(fields) => Ok(JobIssue {
-                entity_key: text(fields, "entity_key")?,
-                entity_type: text(fields, "entity_type")?,
-                error_type: text(fields, "error_type")?,
-                message: text(fields, "message")?,
-                timestamp: timestamp(fields, "timestamp")?,
-                details: fields.get("details").map(|d| map(Some(d))),
-                step: optional_text(fields, "step"),
-            }),
-            _ => Err(BadItem("an error entry is not a map".into())),
-        })
-        .collect()
+pub fn to_issue(fields: &Item) -> Result<JobIssue, BadItem> {
+    Ok(JobIssue {
+        entity_key: text(fields, "entity_key")?,
+        entity_type: text(fields, "entity_type")?,
+        error_type: text(fields, "error_type")?,
+        message: text(fields, "message")?,
+        timestamp: timestamp(fields, "timestamp")?,
+        details: fields.get("details").map(|d| map(Some(d))),
+        step: optional_text(fields, "step"),
+    })
 }
 
 #[cfg(test)]
@@ -211,7 +227,14 @@ mod tests {
         job.started_at = Some(Timestamp::from_millis(1_795_867_201_000));
         job.completed_at = Some(Timestamp::from_millis(1_795_867_209_500));
         job.error_message = Some("boom".into());
-        job.errors.push(JobIssue {
+        job.error_count = 4;
+        job.warning_count = 1;
+        assert_eq!(to_job(&from_job(&job)), Ok(job));
+    }
+
+    #[test]
+    fn an_issue_round_trips_through_its_history_item() {
+        let issue = JobIssue {
             entity_key: "row-3".into(),
             entity_type: "row".into(),
             error_type: "parse".into(),
@@ -219,8 +242,11 @@ mod tests {
             timestamp: Timestamp::from_millis(1_795_867_205_000),
             details: Some(json!({"column": "d"}).as_object().unwrap().clone()),
             step: Some("load".into()),
-        });
-        assert_eq!(to_job(&from_job(&job)), Ok(job));
+        };
+        let item = from_issue("org-a", "job-1", IssueKind::Error, "0190-x", &issue);
+        assert_eq!(item["pk"], AttributeValue::S("ORG#org-a#JOB#job-1".into()));
+        assert_eq!(item["sk"], AttributeValue::S("ERROR#0190-x".into()));
+        assert_eq!(to_issue(&item), Ok(issue));
     }
 
     #[test]
@@ -235,6 +261,18 @@ mod tests {
             AttributeValue::S("2026-11-28T12:00:00.123Z".into())
         );
         assert!(!item.contains_key("started_at") && !item.contains_key("error_message"));
+        assert_eq!(
+            item["status_key"],
+            AttributeValue::S("ORG#org-a#STATUS#pending".into())
+        );
+        assert_eq!(
+            item["job_type_key"],
+            AttributeValue::S("ORG#org-a#JOB_TYPE#crawl".into())
+        );
+        assert_eq!(
+            item["triggered_by_key"],
+            AttributeValue::S("ORG#org-a#TRIGGERED_BY#user-1".into())
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! The DynamoDB table: its key design, the client and the conditional writes.
-//!
-//! One table. A job is the item `pk = ORG#{organization_id}`, `sk = JOB#{job_id}`: every
-//! read and write names the caller's organization in the key, so a job of another
-//! organization cannot be reached at all, not merely filtered out. Job ids are UUIDv7, so
-//! a partition's jobs sort by creation time.
+//! The DynamoDB table: the client, the conditional writes and the reads. The key design
+//! is in [`keys`]: every read and write names the caller's organization in the key, so
+//! a job of another organization cannot be reached at all, not merely filtered out.
 
 mod attr;
 mod item;
+pub mod keys;
+mod list;
+mod update;
 
 use std::time::Duration;
 
@@ -16,10 +16,15 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+
 use crate::error::ApiError;
-use crate::job::Job;
+use crate::job::{Job, JobUpdate};
+use crate::time::Timestamp;
 
 pub use item::{BadItem, Item};
+pub use keys::IssueKind;
+pub use list::{JobFilter, Page};
 
 /// Well inside the function's 10 s timeout, retries included.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -45,8 +50,22 @@ pub async fn connect() -> Client {
 
 /// The key of a job item.
 pub fn job_key(organization_id: &str, job_id: &str) -> (String, String) {
-    (format!("ORG#{organization_id}"), format!("JOB#{job_id}"))
+    keys::job(organization_id, job_id)
 }
+
+/// A UUIDv7 for `at`: ids made by this service sort by the time they name.
+pub fn time_ordered_id(at: Timestamp) -> String {
+    let millis = at.millis();
+    let timestamp = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        millis / 1000,
+        (millis % 1000) as u32 * 1_000_000,
+    );
+    uuid::Uuid::new_v7(timestamp).to_string()
+}
+
+/// How often a transaction that lost a race with another write is tried again.
+const TRANSACTION_ATTEMPTS: usize = 4;
 
 #[derive(Debug)]
 pub enum StoreError {
@@ -56,6 +75,10 @@ pub enum StoreError {
     Throttled,
     /// DynamoDB could not be reached, or timed out.
     Unavailable,
+    /// The item would pass DynamoDB's 400 KB limit (metadata grown too large).
+    ItemTooLarge,
+    /// Another write to the same job kept winning; the caller may retry.
+    Contended,
     /// Anything else; the text is for the log only.
     Unexpected(String),
 }
@@ -74,6 +97,11 @@ impl<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug> 
                     | "RequestLimitExceeded",
                 ) => StoreError::Throttled,
                 Some("InternalServerError" | "ServiceUnavailable") => StoreError::Unavailable,
+                Some("ValidationException")
+                    if error.message().is_some_and(|m| m.contains("Item size")) =>
+                {
+                    StoreError::ItemTooLarge
+                }
                 _ => StoreError::Unexpected(error_chain(&error)),
             },
             _ => StoreError::Unexpected(error_chain(&error)),
@@ -108,6 +136,12 @@ impl From<StoreError> for ApiError {
             StoreError::ConditionFailed => {
                 tracing::error!("unexpected conditional check failure");
                 ApiError::Internal
+            }
+            StoreError::ItemTooLarge => ApiError::Conflict(
+                "The job would exceed DynamoDB's item size limit: its metadata is too large".into(),
+            ),
+            StoreError::Contended => {
+                ApiError::Conflict("The job is being updated concurrently, retry".into())
             }
             StoreError::Unexpected(reason) => {
                 tracing::error!(%reason, "dynamodb call failed");
@@ -154,11 +188,94 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
             .consistent_read(true)
             .send()
             .await?;
         Ok(output.item.as_ref().map(item::to_job).transpose()?)
+    }
+
+    /// Applies `update` to the job if it exists and has not ended, and returns the job as
+    /// it then is. `ConditionFailed` when it does not exist, has ended, or (with
+    /// `update.expected`) no longer has the expected counts.
+    pub async fn update_job(
+        &self,
+        organization_id: &str,
+        job_id: &str,
+        update: &JobUpdate,
+    ) -> Result<Job, StoreError> {
+        let request = update::request(organization_id, job_id, update);
+        if update.error.is_none() && update.warning.is_none() {
+            let output = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(request.key))
+                .update_expression(request.update_expression)
+                .condition_expression(request.condition_expression)
+                .set_expression_attribute_names(Some(request.names))
+                .set_expression_attribute_values(Some(request.values))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await?;
+            let item = output.attributes.unwrap_or_default();
+            return Ok(item::to_job(&item)?);
+        }
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unexpected(e.to_string());
+        let mut writes = vec![
+            TransactWriteItem::builder()
+                .update(request.into_transact_update(&self.table).map_err(build)?)
+                .build(),
+        ];
+        for put in
+            update::history_puts(&self.table, organization_id, job_id, update).map_err(build)?
+        {
+            writes.push(TransactWriteItem::builder().put(put).build());
+        }
+        self.transact(writes).await?;
+        self.get_job(organization_id, job_id)
+            .await?
+            .ok_or_else(|| StoreError::Unexpected("job gone after its update".into()))
+    }
+
+    /// Runs a transaction, again when it only lost a race (`TransactionConflict`): it
+    /// wrote nothing then, so trying again cannot write twice. The client request token
+    /// makes the SDK's own retries safe too: should an attempt time out after DynamoDB
+    /// committed it, the retry with the same token succeeds without writing again.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let token = uuid::Uuid::now_v7().to_string();
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let reasons: Vec<String> = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|reason| reason.code().unwrap_or("None").to_owned())
+                    .collect(),
+                _ => return Err(error.into()),
+            };
+            if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
+                return Err(StoreError::ConditionFailed);
+            }
+            if !reasons.iter().any(|code| code == "TransactionConflict") {
+                return Err(StoreError::Unexpected(format!(
+                    "transaction cancelled: {reasons:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10 * attempt as u64)).await;
+        }
+        Err(StoreError::Contended)
     }
 }

@@ -29,6 +29,13 @@ pub async fn client() -> Client {
 }
 
 pub async fn app() -> App {
+    // The handler's log lines, shown for failing tests (`RUST_LOG` to change the level).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let config = Config::from_env().expect("test configuration");
     App::new(config, client().await)
 }
@@ -228,4 +235,49 @@ pub fn assert_new_job(body: &Value, job_type: &str, total_items: u64) -> String 
     let age = jobs_api::time::Timestamp::now().seconds_since(created);
     assert!(age < 60.0, "created_at is now, not {age}s ago");
     job_id.to_owned()
+}
+
+/// A caller of one organization, with a valid token.
+pub struct Tenant {
+    pub org: String,
+    pub auth: String,
+}
+
+impl Tenant {
+    pub fn new(prefix: &str) -> Self {
+        let org = unique_org(prefix);
+        let auth = format!("Bearer {}", token(&claims(&org)));
+        Tenant { org, auth }
+    }
+
+    pub fn get(&self, path: &str) -> Request {
+        request("GET", path, &[("authorization", &self.auth)], "")
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Request {
+        request(
+            "POST",
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &self.auth),
+            ],
+            &body.to_string(),
+        )
+    }
+
+    /// Creates a job and returns its response.
+    pub async fn create(&self, app: &App, body: Value) -> Value {
+        let reply = send(app, self.post("/api/jobs/", &body)).await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        reply.body
+    }
+
+    pub async fn progress(&self, app: &App, job_id: &str, body: Value) -> Reply {
+        send(
+            app,
+            self.post(&format!("/api/jobs/{job_id}/progress"), &body),
+        )
+        .await
+    }
 }

@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::time::Timestamp;
 
+mod update;
+
+pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ProgressReport};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -98,9 +102,9 @@ pub struct Job {
     pub started_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
     pub error_message: Option<String>,
-    /// The most recent errors and warnings only; the full history lives beside the job.
-    pub errors: Vec<JobIssue>,
-    pub warnings: Vec<JobIssue>,
+    /// Errors and warnings ever recorded (each kept as its own item beside the job).
+    pub error_count: u64,
+    pub warning_count: u64,
 }
 
 impl Job {
@@ -122,8 +126,8 @@ impl Job {
             started_at: None,
             completed_at: None,
             error_message: None,
-            errors: Vec::new(),
-            warnings: Vec::new(),
+            error_count: 0,
+            warning_count: 0,
         }
     }
 
@@ -155,8 +159,9 @@ impl Job {
         Some(self.completed_at.unwrap_or(now).seconds_since(started))
     }
 
-    /// The API's view of the job at `now` (computed fields are computed, not stored).
-    pub fn to_response(&self, now: Timestamp) -> JobResponse<'_> {
+    /// The API's view of the job at `now` (computed fields are computed, not stored),
+    /// with its most recent errors and warnings.
+    pub fn to_response<'a>(&'a self, now: Timestamp, recent: &'a RecentIssues) -> JobResponse<'a> {
         JobResponse {
             job_id: &self.job_id,
             job_type: &self.job_type,
@@ -174,10 +179,32 @@ impl Job {
             completed_at: self.completed_at,
             duration_seconds: self.duration_seconds(now),
             error_message: self.error_message.as_deref(),
-            errors: &self.errors,
-            warnings: &self.warnings,
+            errors: &recent.errors,
+            warnings: &recent.warnings,
         }
     }
+
+    /// The status `mark_completed` ends the job in, given its counts at that moment.
+    pub fn completion_status(&self) -> JobStatus {
+        if self.failed_items > 0 {
+            JobStatus::PartialSuccess
+        } else if self.warned_items > 0 || self.warning_count > 0 {
+            JobStatus::CompletedWithWarnings
+        } else {
+            JobStatus::Completed
+        }
+    }
+}
+
+/// How many of the most recent errors (and, separately, warnings) a `JobResponse` shows;
+/// the full history is paged at `/errors` and `/warnings`.
+pub const RECENT_ISSUES_CAP: usize = 20;
+
+/// The most recent errors and warnings of a job, oldest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecentIssues {
+    pub errors: Vec<JobIssue>,
+    pub warnings: Vec<JobIssue>,
 }
 
 /// Every field of the reference response, always present (`null` when absent).
@@ -301,6 +328,19 @@ mod tests {
     }
 
     #[test]
+    fn completion_status_reflects_failures_then_warnings() {
+        let mut job = job(10, 10, 0, JobStatus::InProgress);
+        assert_eq!(job.completion_status(), JobStatus::Completed);
+        job.warning_count = 1;
+        assert_eq!(job.completion_status(), JobStatus::CompletedWithWarnings);
+        job.warning_count = 0;
+        job.warned_items = 2;
+        assert_eq!(job.completion_status(), JobStatus::CompletedWithWarnings);
+        job.failed_items = 1;
+        assert_eq!(job.completion_status(), JobStatus::PartialSuccess);
+    }
+
+    #[test]
     fn statuses_round_trip_and_know_when_they_have_ended() {
         for status in JobStatus::ALL {
             assert_eq!(JobStatus::parse(status.as_str()), Some(status));
@@ -328,7 +368,8 @@ mod tests {
         };
         let now = Timestamp::from_millis(1_795_867_200_123);
         let job = Job::create("org-a".into(), "job-1".into(), new, now);
-        let response = serde_json::to_value(job.to_response(now)).unwrap();
+        let response =
+            serde_json::to_value(job.to_response(now, &RecentIssues::default())).unwrap();
         assert_eq!(
             response,
             json!({

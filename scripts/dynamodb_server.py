@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The local DynamoDB for runs and tests: moto's DynamoDB server, with two changes that
+make it keep DynamoDB's guarantees under concurrent clients. Usage:
+    dynamodb_server.py --host 127.0.0.1 --port 8000
+
+1. One request at a time. moto's backend is not thread-safe: a cancelled transaction
+   rolls back by putting back a snapshot of the whole table, erasing what other threads
+   wrote meanwhile. DynamoDB makes every item write atomic; serializing the requests
+   gives the same results (at moto's speed either way: it holds the GIL).
+2. A transaction snapshots only the items it names instead of deep-copying every table
+   it touches: the same all-or-nothing outcome, at a cost that no longer grows with the
+   table (a job with thousands of errors made each transaction slower, O(n^2) overall).
+3. A query of the table reads only its partition, and a query of an index does not sort
+   the whole table first (it sorts its own matches anyway). moto otherwise lists and
+   sorts every item of the table for every query, so a test run slowed as it went.
+
+Everything else, the parsing, conditions, expressions, indexes and errors, is moto's.
+"""
+import argparse
+import copy
+import threading
+
+import moto.dynamodb.models as models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+_moto_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+class _TablesNotCopied:
+    """Stands in for the `copy` module inside moto's transact_write_items, whose
+    whole-table snapshot then costs nothing; the journal below does the rollback."""
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value
+
+
+def _named_items(backend, transact_items):
+    """(table, hash key, range key) of every item a transaction names."""
+    for entry in transact_items:
+        ((_, op),) = entry.items()
+        table = backend.get_table(op["TableName"])
+        key = op.get("Key") or op["Item"]
+        range_attr = table.range_key_attr
+        yield (
+            table,
+            DynamoType(key[table.hash_key_attr]),
+            DynamoType(key[range_attr]) if range_attr else None,
+        )
+
+
+def _restore(table, hash_value, range_value, saved):
+    table.delete_item(hash_value, range_value)
+    if saved is not None:
+        if range_value is not None:
+            table.items[hash_value][range_value] = saved
+        else:
+            table.items[hash_value] = saved
+
+
+def transact_write_items(self, transact_items):
+    try:
+        journal = [
+            (table, h, r, copy.deepcopy(table.get_item(h, r)))
+            for table, h, r in _named_items(self, transact_items)
+        ]
+    except Exception:
+        # A malformed request: moto's own validation answers it.
+        return _moto_transact_write_items(self, transact_items)
+    models.copy = _TablesNotCopied
+    try:
+        return _moto_transact_write_items(self, transact_items)
+    except Exception:
+        for entry in reversed(journal):
+            _restore(*entry)
+        raise
+    finally:
+        models.copy = copy
+
+
+_moto_query = Table.query
+
+
+def query(self, hash_key, *args, **kwargs):
+    index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+    if index_name is None and hash_key is not None:
+        partition = self.items.get(hash_key)
+        if isinstance(partition, dict):
+            candidates = list(partition.values())
+            # Already in order, moto's own sort is one pass (string keys sort natively).
+            if all(item.range_key.type == "S" for item in candidates):
+                candidates.sort(key=lambda item: item.range_key.value)
+        else:
+            candidates = [partition] if partition is not None else []
+    else:
+        candidates = [
+            item
+            for entry in self.items.values()
+            for item in (entry.values() if isinstance(entry, dict) else [entry])
+        ]
+    self.all_items = lambda: candidates
+    try:
+        return _moto_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+class OneRequestAtATime:
+    """WSGI middleware: the whole request, body included, under one lock."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    DynamoDBBackend.transact_write_items = transact_write_items
+    Table.query = query
+    app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
+    # Threaded, so that an idle keep-alive connection never blocks another client.
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()

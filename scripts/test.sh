@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's test command: lints, then the whole suite against a throwaway local
+# DynamoDB (moto) and the function running under `cargo lambda watch`.
+#   scripts/test.sh                   # everything
+#   scripts/test.sh -- create_job     # arguments after -- go to `cargo test`
+# Exits with cargo test's status; moto and the watch are stopped on any exit (lib.sh).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+[[ ${1:-} == -- ]] && shift
+
+log "tools (.tools/venv)"
+bash scripts/tools.sh
+
+log "cargo fmt --check"
+cargo fmt --check
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+log "cfn-lint template.yaml"
+"$VENV/bin/cfn-lint" template.yaml
+
+log "local DynamoDB (moto)"
+start_dynamodb ""   # "" = any free port
+# A fresh table name and JWT secret per run: nothing leaks between runs.
+rand() { python3 -c "import secrets; print(secrets.token_hex($1))"; }
+JOBS_TABLE_NAME="jobs-test-$(rand 4)"
+export JOBS_TABLE_NAME
+"$VENV/bin/python" scripts/create_table.py --table-name "$JOBS_TABLE_NAME"
+export JOBS_JWT_ALGORITHM=HS256
+JOBS_JWT_SECRET="$(rand 32)"
+export JOBS_JWT_SECRET
+
+# Build everything once; `cargo test` and the function under the watch reuse it.
+log "cargo build --all-targets"
+cargo build --all-targets
+
+log "cargo lambda watch"
+# The binary just built, run against the watch's runtime API: no second build with
+# other features, and no reload if a file changes mid-run (see start_watch).
+start_watch "" "${CARGO_TARGET_DIR:-$ROOT/target}/debug/jobs-api"
+log "function up at $JOBS_TEST_WATCH_URL (table $JOBS_TABLE_NAME at $AWS_ENDPOINT_URL_DYNAMODB)"
+
+log "cargo test $*"
+cargo test "$@"

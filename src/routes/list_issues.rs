@@ -1,0 +1,48 @@
+//! `GET /api/jobs/{job_id}/errors` and `/warnings`: every error or warning ever recorded,
+//! oldest first, a page at a time.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::{Caller, Permission};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::response;
+use crate::store::IssueKind;
+use crate::validation::Problems;
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 100;
+
+pub async fn handle(
+    app: &App,
+    request: &Request,
+    caller: &Caller,
+    raw_id: &str,
+    kind: IssueKind,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Permission::Read)?;
+    let job_id = super::job_id(raw_id)?;
+    let query = Query::of(request);
+    let mut problems = Problems::default();
+    let limit = problems.check(query.limit(DEFAULT_LIMIT, MAX_LIMIT));
+    let cursor = problems.check(query.cursor(kind.prefix()));
+    let (limit, cursor) = problems.finish(limit.zip(cursor))?;
+
+    let org = &caller.organization_id;
+    // The history of a job that is not the caller's is not there to read: same 404.
+    if app.store().get_job(org, job_id).await?.is_none() {
+        return Err(ApiError::JobNotFound);
+    }
+    let page = app
+        .store()
+        .list_issues(org, job_id, kind, limit, cursor.as_ref())
+        .await?;
+    let body = json!({
+        "items": page.items,
+        "next_cursor": page.next.map(|cursor| cursor.encode()),
+    });
+    Ok(response::json(StatusCode::OK, &body))
+}

@@ -1,0 +1,305 @@
+//! `POST /api/jobs/{job_id}/progress`: a worker reports progress. Every field present
+//! acts, all in one conditional update (see `job::update` for the rules).
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value};
+
+use crate::app::App;
+use crate::auth::{Caller, Permission};
+use crate::body;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::job::{JobIssue, JobUpdate, ProgressReport};
+use crate::store::StoreError;
+use crate::time::Timestamp;
+use crate::validation::{self, FieldError, ObjectLimits, Problems};
+
+const MAX_SHORT_TEXT: usize = 255;
+const MAX_MESSAGE: usize = 4096;
+const MAX_ENTITY_KEY: usize = 1024;
+/// An error's `details` stay small: a job response carries up to 2 × RECENT_ISSUES_CAP.
+const MAX_DETAILS_BYTES: usize = 4096;
+/// `mark_completed` reads the job, derives the final status, then writes it on condition
+/// that the counts did not move meanwhile; this many rounds before giving up with `409`.
+const COMPLETION_ATTEMPTS: usize = 5;
+
+pub async fn handle(
+    app: &App,
+    request: &Request,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Permission::Create)?;
+    let job_id = super::job_id(raw_id)?;
+    let body = body::json(request, app.config().max_body_bytes)?;
+    let now = Timestamp::now();
+    let report = parse(&body, app.config(), now)?;
+    let org = &caller.organization_id;
+
+    let attempts = if JobUpdate::needs_current_job(&report) {
+        COMPLETION_ATTEMPTS
+    } else {
+        1
+    };
+    let mut last_error = StoreError::ConditionFailed;
+    for _ in 0..attempts {
+        let current = if JobUpdate::needs_current_job(&report) {
+            let job = app
+                .store()
+                .get_job(org, job_id)
+                .await?
+                .ok_or(ApiError::JobNotFound)?;
+            if job.status.has_ended() {
+                break;
+            }
+            Some(job)
+        } else {
+            None
+        };
+        let update = JobUpdate::from_report(report.clone(), now, current.as_ref());
+        match app.store().update_job(org, job_id, &update).await {
+            Ok(job) => return super::job_reply(app, &job).await,
+            Err(error) => last_error = error,
+        }
+    }
+    Err(super::refusal(app, org, job_id, last_error).await)
+}
+
+/// The progress report, every problem reported at once. Unknown fields are ignored.
+pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressReport, ApiError> {
+    let fields = validation::body_object(body)?;
+    let mut problems = Problems::default();
+    // A field given as `null` is a field not given.
+    let present = |name: &str| fields.get(name).filter(|value| !value.is_null());
+    let count = |name: &str| {
+        present(name)
+            .map(|v| validation::count(v, &["body", name]))
+            .transpose()
+    };
+    let text = |name: &str, max: usize| {
+        present(name)
+            .map(|v| validation::string(v, &["body", name], max))
+            .transpose()
+    };
+    let flag = |name: &str| {
+        present(name)
+            .map(|v| validation::boolean(v, &["body", name]))
+            .transpose()
+            .map(|b| b.unwrap_or(false))
+    };
+
+    let mark_started = problems.check(flag("mark_started"));
+    let processed_items = problems.check(count("processed_items"));
+    let failed_items = problems.check(count("failed_items"));
+    let processed_items_increment = problems.check(count("processed_items_increment"));
+    let failed_items_increment = problems.check(count("failed_items_increment"));
+    let total_items = problems.check(count("total_items"));
+    let stage = problems.check(text("stage", MAX_SHORT_TEXT));
+    let message = problems.check(text("message", MAX_MESSAGE));
+    let metadata_patch = problems.check(
+        present("metadata_patch")
+            .map(|v| validation::object(v, &["body", "metadata_patch"], config.metadata_limits))
+            .transpose()
+            .map(Option::unwrap_or_default),
+    );
+    let error = parse_issue(present("error"), "error", config, now, &mut problems);
+    let warning = parse_issue(present("warning"), "warning", config, now, &mut problems);
+    let mark_completed = problems.check(flag("mark_completed"));
+    let mark_failed = problems.check(text("mark_failed", MAX_MESSAGE));
+    if mark_completed == Some(true) && matches!(mark_failed, Some(Some(_))) {
+        problems.check::<()>(Err(FieldError::value_error(
+            &["body"],
+            "mark_completed and mark_failed cannot both be set",
+            body,
+        )));
+    }
+
+    let report = (|| {
+        Some(ProgressReport {
+            mark_started: mark_started?,
+            processed_items: processed_items?,
+            failed_items: failed_items?,
+            processed_items_increment: processed_items_increment?,
+            failed_items_increment: failed_items_increment?,
+            total_items: total_items?,
+            stage: stage?,
+            message: message?,
+            metadata_patch: metadata_patch?,
+            error: error?,
+            warning: warning?,
+            mark_completed: mark_completed?,
+            mark_failed: mark_failed?,
+        })
+    })();
+    problems.finish(report)
+}
+
+/// An `error` or `warning` object: `None` when it has problems (recorded), `Some(None)`
+/// when absent.
+fn parse_issue(
+    value: Option<&Value>,
+    field: &'static str,
+    config: &Config,
+    now: Timestamp,
+    problems: &mut Problems,
+) -> Option<Option<JobIssue>> {
+    let Some(value) = value else {
+        return Some(None);
+    };
+    let Value::Object(fields) = value else {
+        problems.check::<()>(Err(validation::object(
+            value,
+            &["body", field],
+            config.metadata_limits,
+        )
+        .err()?));
+        return None;
+    };
+    let mut required = |name: &'static str, max: usize| match fields.get(name) {
+        None => problems.check::<String>(Err(FieldError::missing(&["body", field, name], value))),
+        Some(v) => problems.check(validation::string(v, &["body", field, name], max)),
+    };
+    let entity_key = required("entity_key", MAX_ENTITY_KEY);
+    let error_type = required("error_type", MAX_SHORT_TEXT);
+    let message = required("message", MAX_MESSAGE);
+    let optional = |name: &'static str| {
+        fields
+            .get(name)
+            .filter(|v| !v.is_null())
+            .map(|v| validation::string(v, &["body", field, name], MAX_SHORT_TEXT))
+            .transpose()
+    };
+    let entity_type = problems.check(optional("entity_type"));
+    let step = problems.check(optional("step"));
+    let details = problems.check(
+        fields
+            .get("details")
+            .filter(|v| !v.is_null())
+            .map(|v| validation::object(v, &["body", field, "details"], details_limits(config)))
+            .transpose(),
+    );
+    Some(Some(JobIssue {
+        entity_key: entity_key?,
+        entity_type: entity_type?.unwrap_or_else(|| "job".to_owned()),
+        error_type: error_type?,
+        message: message?,
+        timestamp: now,
+        details: details?.map(|d: Map<String, Value>| d),
+        step: step?,
+    }))
+}
+
+fn details_limits(config: &Config) -> ObjectLimits {
+    ObjectLimits {
+        max_bytes: MAX_DETAILS_BYTES.min(config.metadata_limits.max_bytes),
+        max_depth: config.metadata_limits.max_depth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| (name == "JOBS_TABLE_NAME").then(|| "jobs".to_owned())).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_millis(1_795_867_200_000)
+    }
+
+    fn problems(body: Value) -> Vec<(String, String)> {
+        match parse(&body, &config(), now()) {
+            Err(ApiError::Validation(errors)) => errors
+                .into_iter()
+                .map(|e| (e.kind.to_owned(), e.loc.join(".")))
+                .collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_field_is_read() {
+        let body = json!({
+            "mark_started": true, "processed_items": 5, "failed_items": 1,
+            "processed_items_increment": 2, "failed_items_increment": 3, "total_items": 20,
+            "stage": "load", "message": "halfway", "metadata_patch": {"k": "v"},
+            "error": {"entity_key": "row-1", "error_type": "parse", "message": "bad", "entity_type": "row", "step": "s1", "details": {"col": 3}},
+            "warning": {"entity_key": "row-2", "error_type": "gap", "message": "no email"},
+            "mark_completed": true, "unknown": 1
+        });
+        let report = parse(&body, &config(), now()).unwrap();
+        assert!(report.mark_started && report.mark_completed);
+        assert_eq!(
+            (
+                report.processed_items,
+                report.failed_items,
+                report.processed_items_increment,
+                report.failed_items_increment,
+                report.total_items
+            ),
+            (Some(5), Some(1), Some(2), Some(3), Some(20))
+        );
+        assert_eq!(
+            (report.stage.as_deref(), report.message.as_deref()),
+            (Some("load"), Some("halfway"))
+        );
+        let error = report.error.unwrap();
+        assert_eq!(
+            (
+                error.entity_type.as_str(),
+                error.step.as_deref(),
+                error.timestamp
+            ),
+            ("row", Some("s1"), now())
+        );
+        assert_eq!(error.details.unwrap()["col"], 3);
+        let warning = report.warning.unwrap();
+        assert_eq!(warning.entity_type, "job", "entity_type defaults to job");
+        assert_eq!(report.mark_failed, None);
+    }
+
+    #[test]
+    fn an_empty_report_is_valid_and_null_fields_are_absent() {
+        assert_eq!(
+            parse(&json!({}), &config(), now()).unwrap(),
+            ProgressReport::default()
+        );
+        let nulls =
+            json!({"processed_items": null, "error": null, "mark_failed": null, "stage": null});
+        assert_eq!(
+            parse(&nulls, &config(), now()).unwrap(),
+            ProgressReport::default()
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let found = problems(json!({
+            "mark_started": "yes", "processed_items_increment": -1, "total_items": 1.5,
+            "metadata_patch": [], "error": {"entity_key": 5}, "warning": "oops"
+        }));
+        let expected = [
+            ("bool_type", "body.mark_started"),
+            ("greater_than_equal", "body.processed_items_increment"),
+            ("int_from_float", "body.total_items"),
+            ("dict_type", "body.metadata_patch"),
+            ("string_type", "body.error.entity_key"),
+            ("missing", "body.error.error_type"),
+            ("missing", "body.error.message"),
+            ("dict_type", "body.warning"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn completed_and_failed_together_are_refused() {
+        let found = problems(json!({"mark_completed": true, "mark_failed": "boom"}));
+        assert_eq!(found, [("value_error".to_owned(), "body".to_owned())]);
+    }
+}

@@ -1,0 +1,225 @@
+//! `GET /api/jobs/`: newest first, filters, pages, and cursors that stay inside the
+//! caller's organization.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn page(app: &jobs_api::App, caller: &Tenant, query: &str) -> Reply {
+    send(app, caller.get(&format!("/api/jobs/?{query}"))).await
+}
+
+/// Every job id of a listing, following cursors to the end.
+async fn all_ids(app: &jobs_api::App, caller: &Tenant, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("{query}&cursor={c}"),
+            None => query.to_owned(),
+        };
+        let reply = page(app, caller, &query).await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        for job in reply.body["items"].as_array().unwrap() {
+            ids.push(job["job_id"].as_str().unwrap().to_owned());
+        }
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+struct Created {
+    id: String,
+    job_type: &'static str,
+    by: &'static str,
+    created_at: String,
+}
+
+#[tokio::test]
+async fn lists_newest_first_with_filters_and_pages() {
+    let app = app().await;
+    let caller = Tenant::new("list");
+    let mut created = Vec::new();
+    for (n, (job_type, by)) in [
+        ("crawl", "alice"),
+        ("import", "bob"),
+        ("crawl", "bob"),
+        ("export", "alice"),
+        ("crawl", "alice"),
+        ("import", "alice"),
+        ("crawl", "carol"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = caller
+            .create(
+                &app,
+                json!({"job_type": job_type, "total_items": n, "triggered_by": by}),
+            )
+            .await;
+        created.push(Created {
+            id: job["job_id"].as_str().unwrap().to_owned(),
+            job_type,
+            by,
+            created_at: job["created_at"].as_str().unwrap().to_owned(),
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    // Two started, one of them then cancelled.
+    caller
+        .progress(&app, &created[1].id, json!({"mark_started": true}))
+        .await;
+    caller
+        .progress(&app, &created[4].id, json!({"mark_started": true}))
+        .await;
+    send(
+        &app,
+        caller.post(&format!("/api/jobs/{}/cancel", created[4].id), &json!({})),
+    )
+    .await;
+
+    let newest_first: Vec<String> = created.iter().rev().map(|c| c.id.clone()).collect();
+    let first = page(&app, &caller, "").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.body["next_cursor"],
+        Value::Null,
+        "7 jobs fit the default page"
+    );
+    let ids: Vec<&str> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, newest_first);
+    for field in JOB_RESPONSE_FIELDS {
+        assert!(
+            first.body["items"][0].get(field).is_some(),
+            "list items are JobResponses: {field}"
+        );
+    }
+
+    // Pages of 2 cover everything once, in order.
+    assert_eq!(all_ids(&app, &caller, "limit=2").await, newest_first);
+    let two = page(&app, &caller, "limit=2").await;
+    assert_eq!(two.body["items"].as_array().unwrap().len(), 2);
+    assert!(two.body["next_cursor"].is_string());
+
+    let expect = |keep: &dyn Fn(&Created) -> bool| -> Vec<String> {
+        created
+            .iter()
+            .rev()
+            .filter(|c| keep(c))
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    assert_eq!(
+        all_ids(&app, &caller, "limit=1&job_type=crawl").await,
+        expect(&|c| c.job_type == "crawl")
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "limit=2&triggered_by=alice").await,
+        expect(&|c| c.by == "alice")
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "limit=1&triggered_by=alice&job_type=crawl").await,
+        expect(&|c| c.by == "alice" && c.job_type == "crawl")
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "status=in_progress").await,
+        vec![created[1].id.clone()]
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "status=cancelled&job_type=crawl").await,
+        vec![created[4].id.clone()]
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "status=pending&triggered_by=alice&limit=1").await,
+        expect(&|c| c.by == "alice" && c.id != created[4].id)
+    );
+    assert_eq!(
+        all_ids(&app, &caller, "status=failed").await,
+        Vec::<String>::new()
+    );
+
+    let after = &created[2].created_at;
+    let before = &created[5].created_at;
+    let window = format!("created_after={after}&created_before={before}");
+    assert_eq!(
+        all_ids(&app, &caller, &window).await,
+        vec![created[4].id.clone(), created[3].id.clone()]
+    );
+    let window_crawl = format!("{window}&job_type=crawl");
+    assert_eq!(
+        all_ids(&app, &caller, &window_crawl).await,
+        vec![created[4].id.clone()]
+    );
+}
+
+#[tokio::test]
+async fn bad_queries_are_422_all_at_once() {
+    let app = app().await;
+    let caller = Tenant::new("badlist");
+    let reply = page(
+        &app,
+        &caller,
+        "limit=0&status=done&created_after=yesterday&cursor=%%%",
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    let locs: Vec<String> = reply.body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["loc"][1].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(locs, ["status", "created_after", "limit", "cursor"]);
+    for query in [
+        "limit=101",
+        "limit=abc",
+        "cursor=Sk9CIw",
+        "created_before=2026-01-01",
+    ] {
+        assert_eq!(page(&app, &caller, query).await.status, 422, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_cannot_reach_another_organizations_jobs() {
+    let app = app().await;
+    let (a, b) = (Tenant::new("cursor-a"), Tenant::new("cursor-b"));
+    for _ in 0..3 {
+        a.create(&app, json!({"job_type": "crawl", "total_items": 1}))
+            .await;
+    }
+    let b_job = b
+        .create(&app, json!({"job_type": "crawl", "total_items": 1}))
+        .await;
+    let a_page = page(&app, &a, "limit=1").await;
+    let a_cursor = a_page.body["next_cursor"].as_str().unwrap().to_owned();
+    // A's cursor, used by B, is only a position: B sees only B's jobs.
+    let reply = page(&app, &b, &format!("cursor={a_cursor}")).await;
+    assert_eq!(reply.status, 200);
+    for job in reply.body["items"].as_array().unwrap() {
+        assert_eq!(job["job_id"], b_job["job_id"]);
+    }
+    // An edited cursor that tries to name another partition is refused.
+    use base64::Engine;
+    let forged =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("ORG#{}#JOB#x", a.org));
+    assert_eq!(
+        page(&app, &b, &format!("cursor={forged}")).await.status,
+        422
+    );
+    assert!(
+        all_ids(&app, &b, "limit=1")
+            .await
+            .iter()
+            .all(|id| id == b_job["job_id"].as_str().unwrap())
+    );
+}
