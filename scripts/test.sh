@@ -43,3 +43,10 @@ log "function up at $JOBS_TEST_WATCH_URL (table $JOBS_TABLE_NAME at $AWS_ENDPOIN
 
 log "cargo test $*"
 cargo test "$@"
+
+# Every response of a full scenario against openapi.yaml (only for a full run: a
+# `cargo test` filter means someone is iterating on one test).
+if [[ $# -eq 0 ]]; then
+  log "OpenAPI conformance"
+  "$VENV/bin/python" tests/openapi_conformance.py
+fi

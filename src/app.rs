@@ -76,7 +76,7 @@ impl App {
             Route::ReportProgress(id) => {
                 routes::report_progress::handle(self, request, caller, &id).await
             }
-            Route::CancelJob(id) => routes::cancel_job::handle(self, caller, &id).await,
+            Route::CancelJob(id) => routes::cancel_job::handle(self, request, caller, &id).await,
             Route::ListIssues(id, kind) => {
                 routes::list_issues::handle(self, request, caller, &id, kind).await
             }

@@ -20,6 +20,8 @@
 //!   progress report or a cancel changes a job) as plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design, the item mapping, conditional writes,
 //!   transactions and paged queries.
+//! - [`idempotency`]: `Idempotency-Key` rules (fingerprint, replay, in flight); the
+//!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
 //!
 //! ## The path of a request
@@ -34,6 +36,7 @@ pub mod body;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod idempotency;
 pub mod job;
 pub mod logging;
 pub mod query;

@@ -17,6 +17,11 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
             )
         }
     };
+    json_text(status, text)
+}
+
+/// A response whose JSON body is already serialized.
+pub fn json_text(status: StatusCode, text: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     response.headers_mut().insert(

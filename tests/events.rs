@@ -183,7 +183,12 @@ async fn seed_job(org: &str) -> Job {
         triggered_by: Some("user-events".into()),
     };
     let job = Job::create(org.into(), EVENT_JOB_ID.into(), new, Timestamp::now());
-    app().await.store().create_job(&job).await.expect("seeding the events' job");
+    app()
+        .await
+        .store()
+        .create_job(&job, None)
+        .await
+        .expect("seeding the events' job");
     job
 }
 
@@ -197,8 +202,14 @@ async fn lifecycle_event(file: &str, org: &str, status: u16) -> Reply {
 
 fn both(name: &str) -> [(String, String); 2] {
     [
-        (format!("{name}.http-api.json"), format!("org-events-{name}-http")),
-        (format!("{name}.rest-api.json"), format!("org-events-{name}-rest")),
+        (
+            format!("{name}.http-api.json"),
+            format!("org-events-{name}-http"),
+        ),
+        (
+            format!("{name}.rest-api.json"),
+            format!("org-events-{name}-rest"),
+        ),
     ]
 }
 
@@ -206,8 +217,17 @@ fn both(name: &str) -> [(String, String); 2] {
 async fn list_jobs_events_list_the_organizations_jobs() {
     for (file, org) in both("list-jobs") {
         let reply = lifecycle_event(&file, &org, 200).await;
-        let ids: Vec<&Value> = reply.body["items"].as_array().unwrap().iter().map(|j| &j["job_id"]).collect();
-        assert_eq!(ids, [&json!(EVENT_JOB_ID)], "{file}: the query's status=pending filter keeps the seeded job");
+        let ids: Vec<&Value> = reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| &j["job_id"])
+            .collect();
+        assert_eq!(
+            ids,
+            [&json!(EVENT_JOB_ID)],
+            "{file}: the query's status=pending filter keeps the seeded job"
+        );
         assert_eq!(reply.body["next_cursor"], Value::Null);
     }
 }
@@ -230,7 +250,10 @@ async fn get_job_status_events_return_the_light_view() {
         let reply = lifecycle_event(&file, &org, 200).await;
         assert_eq!(reply.body["status"], "pending", "{file}");
         assert_eq!(reply.body["total_items"], 10);
-        assert!(reply.body.get("errors").is_none(), "{file}: the light view only");
+        assert!(
+            reply.body.get("errors").is_none(),
+            "{file}: the light view only"
+        );
     }
 }
 
@@ -240,7 +263,10 @@ async fn report_progress_events_start_the_job_and_record_the_error() {
         let reply = lifecycle_event(&file, &org, 200).await;
         assert_eq!(reply.body["status"], "in_progress", "{file}");
         assert_eq!(reply.body["processed_items"], 3);
-        assert_eq!(reply.body["failed_items"], 1, "{file}: the row error counts an item");
+        assert_eq!(
+            reply.body["failed_items"], 1,
+            "{file}: the row error counts an item"
+        );
         assert_eq!(reply.body["metadata"]["stage"], "fetch");
         assert_eq!(reply.body["errors"][0]["entity_key"], "row-7");
     }
@@ -252,7 +278,10 @@ async fn cancel_job_events_cancel_the_job() {
         let reply = lifecycle_event(&file, &org, 200).await;
         assert_eq!(reply.body["status"], "cancelled", "{file}");
         let again = send(&app().await, event(&file)).await;
-        assert_eq!(again.status, 409, "{file}: an ended job cannot be cancelled again");
+        assert_eq!(
+            again.status, 409,
+            "{file}: an ended job cannot be cancelled again"
+        );
     }
 }
 
@@ -267,9 +296,18 @@ async fn seed_issues(org: &str) {
         details: None,
         step: None,
     };
-    let report = ProgressReport { error: Some(issue("row-1")), warning: Some(issue("row-2")), ..Default::default() };
+    let report = ProgressReport {
+        error: Some(issue("row-1")),
+        warning: Some(issue("row-2")),
+        ..Default::default()
+    };
     let update = JobUpdate::from_report(report, Timestamp::now(), None);
-    app().await.store().update_job(org, &job.job_id, &update).await.expect("seeding history");
+    app()
+        .await
+        .store()
+        .update_job(org, &job.job_id, &update, None)
+        .await
+        .expect("seeding history");
 }
 
 #[tokio::test]

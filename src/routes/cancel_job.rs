@@ -1,20 +1,49 @@
 //! `POST /api/jobs/{job_id}/cancel`: end a job that has not ended.
 
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
 use crate::error::ApiError;
 use crate::job::JobUpdate;
+use crate::store::Completion;
 use crate::time::Timestamp;
 
-pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    app: &App,
+    request: &Request,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
     caller.require(Permission::Create)?;
     let job_id = super::job_id(raw_id)?;
     let org = &caller.organization_id;
+    // A cancel has no body: its fingerprint is the route and the job.
+    let claim =
+        match super::begin(app, request, caller, "cancel", Some(job_id), &Value::Null).await? {
+            super::Begin::Replayed(reply) => return Ok(reply),
+            super::Begin::Proceed(claim) => claim,
+        };
     let update = JobUpdate::cancel(Timestamp::now());
-    match app.store().update_job(org, job_id, &update).await {
-        Ok(job) => super::job_reply(app, &job).await,
-        Err(error) => Err(super::refusal(app, org, job_id, error).await),
+    let completion = claim.as_ref().map(|claim| Completion {
+        claim,
+        job_id,
+        response: None,
+    });
+    match app
+        .store()
+        .update_job(org, job_id, &update, completion)
+        .await
+    {
+        Ok(job) => {
+            let reply = super::job_reply(app, &job).await?;
+            super::finish(app, claim.as_ref(), &reply).await;
+            Ok(reply)
+        }
+        Err(error) => {
+            super::abandon(app, claim.as_ref()).await;
+            Err(super::refusal(app, org, job_id, error).await)
+        }
     }
 }

@@ -8,7 +8,7 @@ use crate::auth::{Caller, Permission};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::job::{Job, NewJob, RecentIssues};
-use crate::store::{self, StoreError};
+use crate::store::{self, Completion, StoreError};
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, Problems};
 use crate::{body, response};
@@ -24,26 +24,38 @@ pub async fn handle(
     caller.require(Permission::Create)?;
     let body = body::json(request, app.config().max_body_bytes)?;
     let new = parse(&body, app.config(), caller)?;
+    let claim = match super::begin(app, request, caller, "create", None, &body).await? {
+        super::Begin::Replayed(reply) => return Ok(reply),
+        super::Begin::Proceed(claim) => claim,
+    };
     let now = Timestamp::now();
     let job_id = store::time_ordered_id(now);
     let job = Job::create(caller.organization_id.clone(), job_id, new, now);
     log.job_id = Some(job.job_id.clone());
-    app.store()
-        .create_job(&job)
-        .await
-        .map_err(|error| match error {
-            // A fresh UUIDv7 already taken: not the caller's doing.
-            StoreError::ConditionFailed => {
-                tracing::error!("job id collision");
-                ApiError::Internal
-            }
-            other => other.into(),
-        })?;
     let location = format!("/api/jobs/{}", job.job_id);
-    Ok(response::created(
-        &location,
-        &job.to_response(now, &RecentIssues::default()),
-    ))
+    let reply = response::created(&location, &job.to_response(now, &RecentIssues::default()));
+    // The response is known before the write, so the key's record keeps it in the
+    // same transaction as the job.
+    let stored = super::stored(&reply);
+    let completion = claim.as_ref().map(|claim| Completion {
+        claim,
+        job_id: &job.job_id,
+        response: Some(&stored),
+    });
+    match app.store().create_job(&job, completion).await {
+        Ok(()) => Ok(reply),
+        Err(error) => {
+            super::abandon(app, claim.as_ref()).await;
+            Err(match error {
+                // A fresh UUIDv7 already taken: not the caller's doing.
+                StoreError::ConditionFailed => {
+                    tracing::error!("job id collision");
+                    ApiError::Internal
+                }
+                other => other.into(),
+            })
+        }
+    }
 }
 
 /// The create request, every problem reported at once. Unknown fields are ignored.

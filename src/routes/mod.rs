@@ -9,15 +9,23 @@ pub mod list_issues;
 pub mod list_jobs;
 pub mod report_progress;
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Response};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 
 use crate::app::App;
+use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::job::{Job, RECENT_ISSUES_CAP, RecentIssues};
+use crate::idempotency::{self, Found, Record, StoredResponse};
+use crate::job::{Job, JobIssue, RECENT_ISSUES_CAP, RecentIssues};
 use crate::response;
-use crate::store::{IssueKind, StoreError};
+use crate::store::{Claim, IssueKind, StoreError};
 use crate::time::Timestamp;
+
+/// The errors and warnings a job response carries stay within this many bytes (the
+/// oldest are left out first): every response, and every stored replay of one, stays
+/// small whatever the errors hold.
+const RECENT_ISSUES_BUDGET: usize = 128 * 1024;
 
 /// The job id in a path. Ids are UUIDs as this API writes them (lowercase); anything
 /// else names no job, so it is a `404` like any unknown job.
@@ -52,10 +60,138 @@ pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiErro
         }
     };
     let (errors, warnings) = tokio::join!(errors, warnings);
-    Ok(RecentIssues {
+    let recent = RecentIssues {
         errors: errors?,
         warnings: warnings?,
-    })
+    };
+    Ok(within_budget(recent, RECENT_ISSUES_BUDGET))
+}
+
+/// Drops the oldest errors and warnings until both lists fit in `budget` bytes of JSON.
+fn within_budget(mut recent: RecentIssues, budget: usize) -> RecentIssues {
+    let size = |issue: &JobIssue| serde_json::to_vec(issue).map_or(budget, |bytes| bytes.len() + 1);
+    let mut total: usize = recent.errors.iter().chain(&recent.warnings).map(size).sum();
+    while total > budget {
+        let oldest_error = recent.errors.first().map(|issue| issue.timestamp);
+        let oldest_warning = recent.warnings.first().map(|issue| issue.timestamp);
+        let list = match (oldest_error, oldest_warning) {
+            (Some(e), Some(w)) if w < e => &mut recent.warnings,
+            (Some(_), _) => &mut recent.errors,
+            (None, Some(_)) => &mut recent.warnings,
+            (None, None) => break,
+        };
+        total -= size(&list.remove(0));
+    }
+    recent
+}
+
+/// How a request that may carry an `Idempotency-Key` begins.
+pub enum Begin {
+    /// Go ahead; with the key claimed if there was one.
+    Proceed(Option<Claim>),
+    /// The same request already completed: its response, replayed.
+    Replayed(Response<Body>),
+}
+
+/// Claims the request's idempotency key, if it has one. `route`, `job_id` and the
+/// parsed `body` make the request's fingerprint.
+pub async fn begin(
+    app: &App,
+    request: &Request,
+    caller: &Caller,
+    route: &str,
+    job_id: Option<&str>,
+    body: &Value,
+) -> Result<Begin, ApiError> {
+    let Some(key) = idempotency::key(request)? else {
+        return Ok(Begin::Proceed(None));
+    };
+    let fingerprint = idempotency::fingerprint(route, job_id, body);
+    let org = &caller.organization_id;
+    // A record found expired or stale may be claimed again; a few rounds settle races.
+    for _ in 0..3 {
+        let now = Timestamp::now();
+        let record = match app.store().claim_key(org, &key, &fingerprint, now).await? {
+            Ok(claim) => return Ok(Begin::Proceed(Some(claim))),
+            Err(None) => continue,
+            Err(Some(record)) => record,
+        };
+        match idempotency::decide(&record, &fingerprint, now) {
+            Found::Free => continue,
+            Found::Replay => return Ok(Begin::Replayed(replay(app, caller, &record).await?)),
+            Found::Refused(why) => return Err(why.into_error()),
+        }
+    }
+    Err(idempotency::ApiErrorKind::InFlight.into_error())
+}
+
+/// The original response of a completed request, marked as replayed. Should the
+/// request have died between its write and storing its response, the job as it is now.
+async fn replay(app: &App, caller: &Caller, record: &Record) -> Result<Response<Body>, ApiError> {
+    let mut reply = match (&record.response, &record.job_id) {
+        (Some(stored), _) => {
+            let status = StatusCode::from_u16(stored.status).map_err(|_| ApiError::Internal)?;
+            let mut reply = response::json_text(status, stored.body.clone());
+            let location = stored
+                .location
+                .as_deref()
+                .and_then(|l| HeaderValue::from_str(l).ok());
+            if let Some(location) = location {
+                reply.headers_mut().insert(header::LOCATION, location);
+            }
+            reply
+        }
+        (None, Some(job_id)) => {
+            let job = app.store().get_job(&caller.organization_id, job_id).await?;
+            job_reply(app, &job.ok_or(ApiError::JobNotFound)?).await?
+        }
+        (None, None) => return Err(ApiError::Internal),
+    };
+    reply.headers_mut().insert(
+        idempotency::REPLAYED_HEADER,
+        HeaderValue::from_static("true"),
+    );
+    Ok(reply)
+}
+
+/// After the write: keeps the response for replays (best effort: a replay without it
+/// answers with the job as it then is).
+pub async fn finish(app: &App, claim: Option<&Claim>, reply: &Response<Body>) {
+    if let Some(claim) = claim
+        && let Err(error) = app.store().save_response(claim, &stored(reply)).await
+    {
+        tracing::warn!(?error, "idempotent response not stored");
+    }
+}
+
+/// After a failure that wrote nothing: frees the key so that a retry can run.
+pub async fn abandon(app: &App, claim: Option<&Claim>) {
+    if let Some(claim) = claim
+        && let Err(error) = app.store().release_key(claim).await
+    {
+        tracing::warn!(
+            ?error,
+            "idempotency claim not released; it goes stale in 30 s"
+        );
+    }
+}
+
+/// A response as an idempotency record keeps it.
+pub fn stored(reply: &Response<Body>) -> StoredResponse {
+    let body = match reply.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    };
+    let location = reply
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok());
+    StoredResponse {
+        status: reply.status().as_u16(),
+        body,
+        location: location.map(str::to_owned),
+    }
 }
 
 /// `200` with the full `JobResponse` of `job`.
@@ -86,5 +222,43 @@ pub async fn refusal(
         )),
         Ok(Some(_)) => ApiError::Conflict("The job changed while this request ran, retry".into()),
         Err(error) => error.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(second: u64, size: usize) -> JobIssue {
+        JobIssue {
+            entity_key: "k".into(),
+            entity_type: "row".into(),
+            error_type: "t".into(),
+            message: "m".repeat(size),
+            timestamp: Timestamp::from_millis(second * 1000),
+            details: None,
+            step: None,
+        }
+    }
+
+    #[test]
+    fn the_oldest_issues_go_first_when_over_budget() {
+        let recent = RecentIssues {
+            errors: vec![issue(1, 1000), issue(3, 1000), issue(5, 1000)],
+            warnings: vec![issue(2, 1000), issue(4, 1000)],
+        };
+        let kept = within_budget(recent.clone(), 3500);
+        let seconds = |list: &[JobIssue]| {
+            list.iter()
+                .map(|i| i.timestamp.millis() / 1000)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seconds(&kept.errors), [3, 5]);
+        assert_eq!(seconds(&kept.warnings), [4]);
+        assert_eq!(
+            within_budget(recent.clone(), 1_000_000),
+            recent,
+            "under budget: untouched"
+        );
     }
 }

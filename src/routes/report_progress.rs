@@ -9,8 +9,8 @@ use crate::auth::{Caller, Permission};
 use crate::body;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::job::{JobIssue, JobUpdate, ProgressReport};
-use crate::store::StoreError;
+use crate::job::{Job, JobIssue, JobUpdate, ProgressReport};
+use crate::store::{Claim, Completion, StoreError};
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, ObjectLimits, Problems};
 
@@ -35,15 +35,41 @@ pub async fn handle(
     let now = Timestamp::now();
     let report = parse(&body, app.config(), now)?;
     let org = &caller.organization_id;
+    let claim = match super::begin(app, request, caller, "progress", Some(job_id), &body).await? {
+        super::Begin::Replayed(reply) => return Ok(reply),
+        super::Begin::Proceed(claim) => claim,
+    };
+    match apply(app, org, job_id, &report, now, claim.as_ref()).await {
+        Ok(job) => {
+            let reply = super::job_reply(app, &job).await?;
+            super::finish(app, claim.as_ref(), &reply).await;
+            Ok(reply)
+        }
+        Err(error) => {
+            super::abandon(app, claim.as_ref()).await;
+            Err(error)
+        }
+    }
+}
 
-    let attempts = if JobUpdate::needs_current_job(&report) {
+/// The report as one conditional write (a few, for `mark_completed`, which must read
+/// the counts its final status derives from and write only if they did not move).
+async fn apply(
+    app: &App,
+    org: &str,
+    job_id: &str,
+    report: &ProgressReport,
+    now: Timestamp,
+    claim: Option<&Claim>,
+) -> Result<Job, ApiError> {
+    let attempts = if JobUpdate::needs_current_job(report) {
         COMPLETION_ATTEMPTS
     } else {
         1
     };
     let mut last_error = StoreError::ConditionFailed;
     for _ in 0..attempts {
-        let current = if JobUpdate::needs_current_job(&report) {
+        let current = if JobUpdate::needs_current_job(report) {
             let job = app
                 .store()
                 .get_job(org, job_id)
@@ -57,8 +83,17 @@ pub async fn handle(
             None
         };
         let update = JobUpdate::from_report(report.clone(), now, current.as_ref());
-        match app.store().update_job(org, job_id, &update).await {
-            Ok(job) => return super::job_reply(app, &job).await,
+        let completion = claim.map(|claim| Completion {
+            claim,
+            job_id,
+            response: None,
+        });
+        match app
+            .store()
+            .update_job(org, job_id, &update, completion)
+            .await
+        {
+            Ok(job) => return Ok(job),
             Err(error) => last_error = error,
         }
     }

@@ -82,3 +82,8 @@ pub fn issue(
         format!("{}{issue_id}", kind.prefix()),
     )
 }
+
+/// An idempotency record: in the organization's partition, so keys are per organization.
+pub fn idempotency(organization_id: &str, key: &str) -> (String, String) {
+    (organization(organization_id), format!("IDEMPOTENCY#{key}"))
+}

@@ -3,6 +3,7 @@
 //! a job of another organization cannot be reached at all, not merely filtered out.
 
 mod attr;
+mod idempotency;
 mod item;
 pub mod keys;
 mod list;
@@ -22,6 +23,7 @@ use crate::error::ApiError;
 use crate::job::{Job, JobUpdate};
 use crate::time::Timestamp;
 
+pub use idempotency::{Claim, Completion};
 pub use item::{BadItem, Item};
 pub use keys::IssueKind;
 pub use list::{JobFilter, Page};
@@ -79,6 +81,8 @@ pub enum StoreError {
     ItemTooLarge,
     /// Another write to the same job kept winning; the caller may retry.
     Contended,
+    /// The request's idempotency claim was taken over (it ran past the stale limit).
+    ClaimLost,
     /// Anything else; the text is for the log only.
     Unexpected(String),
 }
@@ -143,6 +147,7 @@ impl From<StoreError> for ApiError {
             StoreError::Contended => {
                 ApiError::Conflict("The job is being updated concurrently, retry".into())
             }
+            StoreError::ClaimLost => crate::idempotency::ApiErrorKind::InFlight.into_error(),
             StoreError::Unexpected(reason) => {
                 tracing::error!(%reason, "dynamodb call failed");
                 ApiError::Internal
@@ -165,16 +170,34 @@ impl Store {
         }
     }
 
-    /// Writes a new job; never overwrites an existing item.
-    pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.client
-            .put_item()
+    /// Writes a new job; never overwrites an existing item. With an idempotency
+    /// completion, both commit in one transaction.
+    pub async fn create_job(
+        &self,
+        job: &Job,
+        completion: Option<Completion<'_>>,
+    ) -> Result<(), StoreError> {
+        let Some(completion) = completion else {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item::from_job(job)))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await?;
+            return Ok(());
+        };
+        let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item::from_job(job)))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await?;
-        Ok(())
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let writes = vec![
+            TransactWriteItem::builder().put(put).build(),
+            completion.into_write(&self.table)?,
+        ];
+        self.transact(writes, true).await
     }
 
     /// The job `job_id` of `organization_id`, if it exists (strongly consistent).
@@ -204,9 +227,10 @@ impl Store {
         organization_id: &str,
         job_id: &str,
         update: &JobUpdate,
+        completion: Option<Completion<'_>>,
     ) -> Result<Job, StoreError> {
         let request = update::request(organization_id, job_id, update);
-        if update.error.is_none() && update.warning.is_none() {
+        if update.error.is_none() && update.warning.is_none() && completion.is_none() {
             let output = self
                 .client
                 .update_item()
@@ -233,7 +257,11 @@ impl Store {
         {
             writes.push(TransactWriteItem::builder().put(put).build());
         }
-        self.transact(writes).await?;
+        let ends_with_completion = completion.is_some();
+        if let Some(completion) = completion {
+            writes.push(completion.into_write(&self.table)?);
+        }
+        self.transact(writes, ends_with_completion).await?;
         self.get_job(organization_id, job_id)
             .await?
             .ok_or_else(|| StoreError::Unexpected("job gone after its update".into()))
@@ -243,7 +271,14 @@ impl Store {
     /// wrote nothing then, so trying again cannot write twice. The client request token
     /// makes the SDK's own retries safe too: should an attempt time out after DynamoDB
     /// committed it, the retry with the same token succeeds without writing again.
-    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    /// The first write is the job's: its failed condition is `ConditionFailed`; an
+    /// idempotency completion's (always last) is `ClaimLost`.
+    async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        ends_with_completion: bool,
+    ) -> Result<(), StoreError> {
+        let completion_at = ends_with_completion.then(|| writes.len() - 1);
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let token = uuid::Uuid::now_v7().to_string();
         for attempt in 1..=TRANSACTION_ATTEMPTS {
@@ -266,6 +301,14 @@ impl Store {
                     .collect(),
                 _ => return Err(error.into()),
             };
+            let failed = |index: usize| {
+                reasons
+                    .get(index)
+                    .is_some_and(|code| code == "ConditionalCheckFailed")
+            };
+            if completion_at.is_some_and(failed) && !failed(0) {
+                return Err(StoreError::ClaimLost);
+            }
             if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
                 return Err(StoreError::ConditionFailed);
             }

@@ -1,0 +1,226 @@
+//! `Idempotency-Key`: a retried create, progress report or cancel returns the original
+//! response instead of writing again.
+//!
+//! The rules, as plain functions: which key a request carries, the fingerprint that says
+//! whether two requests are "the same request", and what a request finds when its key is
+//! already taken. The records themselves live in the table (`store::idempotency`): a
+//! request first *claims* its key (an `in_flight` record), and the job write and the
+//! record's completion then commit in one transaction, so no crash can leave a job
+//! written without its key, or a key completed without its job.
+
+use aws_lc_rs::digest;
+use lambda_http::Request;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::time::Timestamp;
+use crate::validation::FieldError;
+
+pub const HEADER: &str = "idempotency-key";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+const MAX_KEY_CHARS: usize = 255;
+/// Keys expire after 24 hours (DynamoDB TTL removes them; reads ignore expired ones).
+pub const KEY_LIFETIME_SECONDS: u64 = 24 * 60 * 60;
+/// A claim older than this belongs to a request that died (the function's timeout is
+/// 10 s): another request with the same key may take it over.
+pub const STALE_CLAIM_SECONDS: u64 = 30;
+
+/// The caller's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters.
+pub fn key(request: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = request.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let loc = ["header", HEADER];
+    let text = value.to_str().unwrap_or_default();
+    let input = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
+    if text.is_empty() || !text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        let reason = "must be 1 to 255 printable ASCII characters";
+        return Err(FieldError::value_error(&loc, reason, &input).into());
+    }
+    if text.len() > MAX_KEY_CHARS {
+        let reason = "must be at most 255 characters";
+        return Err(FieldError::value_error(&loc, reason, &input).into());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// What makes two requests the same: the route, the job, and the body as JSON (so
+/// whitespace and key order do not matter). SHA-256, hex.
+pub fn fingerprint(route: &str, job_id: Option<&str>, body: &Value) -> String {
+    let canonical = format!("{route}\n{}\n{body}", job_id.unwrap_or_default());
+    let digest = digest::digest(&digest::SHA256, canonical.as_bytes());
+    digest
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// An idempotency record as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub fingerprint: String,
+    pub completed: bool,
+    pub claimed_at: u64,
+    pub expires_at: u64,
+    /// The original response, once the request completed.
+    pub response: Option<StoredResponse>,
+    pub job_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+/// What a request finds when its key is taken.
+#[derive(Debug, PartialEq)]
+pub enum Found {
+    /// Expired, or a claim whose request died: claim it again.
+    Free,
+    /// The same request completed: answer as it did.
+    Replay,
+    /// Another request holds or used the key.
+    Refused(ApiErrorKind),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    DifferentRequest,
+    InFlight,
+}
+
+impl ApiErrorKind {
+    pub fn into_error(self) -> ApiError {
+        match self {
+            ApiErrorKind::DifferentRequest => FieldError::value_error(
+                &["header", HEADER],
+                "this Idempotency-Key was used for a different request",
+                &Value::Null,
+            )
+            .into(),
+            ApiErrorKind::InFlight => ApiError::Conflict(
+                "A request with this Idempotency-Key is still in progress".into(),
+            ),
+        }
+    }
+}
+
+pub fn decide(record: &Record, fingerprint: &str, now: Timestamp) -> Found {
+    let now = now.millis() / 1000;
+    if record.expires_at <= now {
+        return Found::Free;
+    }
+    if record.fingerprint != fingerprint {
+        return Found::Refused(ApiErrorKind::DifferentRequest);
+    }
+    if record.completed {
+        return Found::Replay;
+    }
+    if record.claimed_at + STALE_CLAIM_SECONDS <= now {
+        return Found::Free;
+    }
+    Found::Refused(ApiErrorKind::InFlight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(value: &[u8]) -> Request {
+        lambda_http::http::Request::builder()
+            .header(
+                HEADER,
+                lambda_http::http::HeaderValue::from_bytes(value).unwrap(),
+            )
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn keys_are_printable_ascii_up_to_255_characters() {
+        assert_eq!(key(&request(b"order-42")).unwrap(), Some("order-42".into()));
+        assert_eq!(
+            key(&request("k".repeat(255).as_bytes()))
+                .unwrap()
+                .unwrap()
+                .len(),
+            255
+        );
+        for bad in [
+            "k".repeat(256).into_bytes(),
+            b"tab\there".to_vec(),
+            "caf\u{e9}".as_bytes().to_vec(),
+        ] {
+            assert!(
+                matches!(key(&request(&bad)), Err(ApiError::Validation(_))),
+                "{bad:?}"
+            );
+        }
+        let none = lambda_http::http::Request::builder()
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        assert_eq!(key(&none).unwrap(), None);
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_formatting_but_not_content() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": [1, 2]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{ "a":[1,2],"b":1 }"#).unwrap();
+        assert_eq!(
+            fingerprint("create", None, &a),
+            fingerprint("create", None, &b)
+        );
+        assert_ne!(
+            fingerprint("create", None, &a),
+            fingerprint("create", None, &json!({"a": [2, 1], "b": 1}))
+        );
+        assert_ne!(
+            fingerprint("cancel", Some("j1"), &a),
+            fingerprint("cancel", Some("j2"), &a)
+        );
+        assert_ne!(
+            fingerprint("cancel", Some("j1"), &a),
+            fingerprint("progress", Some("j1"), &a)
+        );
+        assert_eq!(fingerprint("x", None, &a).len(), 64);
+    }
+
+    fn record(completed: bool, claimed_at: u64) -> Record {
+        Record {
+            fingerprint: "f".into(),
+            completed,
+            claimed_at,
+            expires_at: claimed_at + KEY_LIFETIME_SECONDS,
+            response: None,
+            job_id: None,
+        }
+    }
+
+    #[test]
+    fn a_taken_key_replays_refuses_or_frees() {
+        let at = |seconds: u64| Timestamp::from_millis(seconds * 1000);
+        assert_eq!(decide(&record(true, 100), "f", at(200)), Found::Replay);
+        assert_eq!(
+            decide(&record(true, 100), "g", at(200)),
+            Found::Refused(ApiErrorKind::DifferentRequest)
+        );
+        assert_eq!(
+            decide(&record(false, 100), "f", at(110)),
+            Found::Refused(ApiErrorKind::InFlight)
+        );
+        assert_eq!(
+            decide(&record(false, 100), "f", at(130)),
+            Found::Free,
+            "a stale claim"
+        );
+        assert_eq!(
+            decide(&record(true, 100), "g", at(100 + KEY_LIFETIME_SECONDS)),
+            Found::Free,
+            "expired"
+        );
+    }
+}
