@@ -44,10 +44,12 @@ pub async fn handle(
     });
     match app.store().create_job(&job, completion).await {
         Ok(()) => Ok(reply),
+        // The id is fresh, so the item that exists is this very job: the SDK retried a
+        // write whose answer was lost after it landed. Written once; say so.
+        Err(StoreError::ConditionFailed) if written(app, &job).await => Ok(reply),
         Err(error) => {
             super::abandon(app, claim.as_ref()).await;
             Err(match error {
-                // A fresh UUIDv7 already taken: not the caller's doing.
                 StoreError::ConditionFailed => {
                     tracing::error!("job id collision");
                     ApiError::Internal
@@ -56,6 +58,10 @@ pub async fn handle(
             })
         }
     }
+}
+
+async fn written(app: &App, job: &Job) -> bool {
+    matches!(app.store().get_job(&job.organization_id, &job.job_id).await, Ok(Some(stored)) if stored == *job)
 }
 
 /// The create request, every problem reported at once. Unknown fields are ignored.

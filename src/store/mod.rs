@@ -206,6 +206,15 @@ impl Store {
         organization_id: &str,
         job_id: &str,
     ) -> Result<Option<Job>, StoreError> {
+        let item = self.get_item_of(organization_id, job_id).await?;
+        Ok(item.as_ref().map(item::to_job).transpose()?)
+    }
+
+    async fn get_item_of(
+        &self,
+        organization_id: &str,
+        job_id: &str,
+    ) -> Result<Option<Item>, StoreError> {
         let (pk, sk) = job_key(organization_id, job_id);
         let output = self
             .client
@@ -216,12 +225,20 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        Ok(output.item.as_ref().map(item::to_job).transpose()?)
+        Ok(output.item)
     }
 
     /// Applies `update` to the job if it exists and has not ended, and returns the job as
     /// it then is. `ConditionFailed` when it does not exist, has ended, or (with
     /// `update.expected`) no longer has the expected counts.
+    ///
+    /// Never applied twice: every write carries a fresh request token, so when a retry
+    /// finds the condition failed because the first attempt landed (its answer was lost)
+    /// the job says so and the write counts as done. A plain `UpdateItem` that adds is
+    /// not left to the SDK's retries at all (a retry after a lost answer would add
+    /// again); it is retried here only after throttling, which proves it did not land.
+    /// Transactions are safe to retry: their client request token makes DynamoDB apply
+    /// them once.
     pub async fn update_job(
         &self,
         organization_id: &str,
@@ -229,23 +246,70 @@ impl Store {
         update: &JobUpdate,
         completion: Option<Completion<'_>>,
     ) -> Result<Job, StoreError> {
-        let request = update::request(organization_id, job_id, update);
-        if update.error.is_none() && update.warning.is_none() && completion.is_none() {
-            let output = self
+        let token = uuid::Uuid::now_v7().to_string();
+        let request = update::request(organization_id, job_id, update, &token);
+        let result = if update.error.is_none() && update.warning.is_none() && completion.is_none() {
+            self.update_item(request, update::adds(update)).await
+        } else {
+            self.update_transaction(organization_id, job_id, update, request, completion)
+                .await
+        };
+        match result {
+            Ok(job) => Ok(job),
+            Err(StoreError::ConditionFailed) => {
+                match self.get_item_of(organization_id, job_id).await? {
+                    Some(item) if item.get("last_request") == Some(&AttributeValue::S(token)) => {
+                        Ok(item::to_job(&item)?)
+                    }
+                    _ => Err(StoreError::ConditionFailed),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn update_item(
+        &self,
+        request: update::UpdateRequest,
+        adds: bool,
+    ) -> Result<Job, StoreError> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut call = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(request.key))
-                .update_expression(request.update_expression)
-                .condition_expression(request.condition_expression)
-                .set_expression_attribute_names(Some(request.names))
-                .set_expression_attribute_values(Some(request.values))
+                .set_key(Some(request.key.clone()))
+                .update_expression(&request.update_expression)
+                .condition_expression(&request.condition_expression)
+                .set_expression_attribute_names(Some(request.names.clone()))
+                .set_expression_attribute_values(Some(request.values.clone()))
                 .return_values(ReturnValue::AllNew)
-                .send()
-                .await?;
-            let item = output.attributes.unwrap_or_default();
-            return Ok(item::to_job(&item)?);
+                .customize();
+            if adds {
+                call = call.config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .retry_config(RetryConfig::disabled()),
+                );
+            }
+            match call.send().await.map_err(StoreError::from) {
+                Ok(output) => return Ok(item::to_job(&output.attributes.unwrap_or_default())?),
+                Err(StoreError::Throttled) if adds && attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                Err(error) => return Err(error),
+            }
         }
+        Err(StoreError::Throttled)
+    }
+
+    async fn update_transaction(
+        &self,
+        organization_id: &str,
+        job_id: &str,
+        update: &JobUpdate,
+        request: update::UpdateRequest,
+        completion: Option<Completion<'_>>,
+    ) -> Result<Job, StoreError> {
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unexpected(e.to_string());
         let mut writes = vec![
             TransactWriteItem::builder()

@@ -36,13 +36,21 @@ impl UpdateRequest {
     }
 }
 
-pub fn request(organization_id: &str, job_id: &str, update: &JobUpdate) -> UpdateRequest {
+/// The write of `update`, marked with the `request` token that lets a retry tell
+/// whether this very write already landed (see `Store::update_job`).
+pub fn request(
+    organization_id: &str,
+    job_id: &str,
+    update: &JobUpdate,
+    request: &str,
+) -> UpdateRequest {
     let (pk, sk) = keys::job(organization_id, job_id);
-    let mut set = vec!["updated_at = :now".to_owned()];
+    let mut set = vec!["updated_at = :now, last_request = :request".to_owned()];
     let mut add = Vec::new();
     let mut names = HashMap::from([("#status".to_owned(), "status".to_owned())]);
     let mut values = HashMap::from([
         (":now".to_owned(), s(&update.now.to_string())),
+        (":request".to_owned(), s(request)),
         (":pending".to_owned(), s(JobStatus::Pending.as_str())),
         (":in_progress".to_owned(), s(JobStatus::InProgress.as_str())),
     ]);
@@ -133,6 +141,20 @@ pub fn request(organization_id: &str, job_id: &str, update: &JobUpdate) -> Updat
     }
 }
 
+/// Whether applying `update` twice would count twice: a plain `UpdateItem` with it
+/// must not be retried unless the failure proves it did not land.
+pub fn adds(update: &JobUpdate) -> bool {
+    [
+        update.processed_items,
+        update.failed_items,
+        update.warned_items,
+    ]
+    .iter()
+    .any(|change| matches!(change, Some(CountChange::Add(_))))
+        || update.error.is_some()
+        || update.warning.is_some()
+}
+
 /// The history items an update adds, each written only if new.
 pub fn history_puts(
     table: &str,
@@ -198,8 +220,11 @@ mod tests {
 
     #[test]
     fn a_bare_report_only_touches_updated_at_under_the_not_ended_condition() {
-        let request = request("org", "job", &update(ProgressReport::default()));
-        assert_eq!(request.update_expression, "SET updated_at = :now");
+        let request = request("org", "job", &update(ProgressReport::default()), "r1");
+        assert_eq!(
+            request.update_expression,
+            "SET updated_at = :now, last_request = :request"
+        );
         assert_eq!(
             request.condition_expression,
             "attribute_exists(pk) AND #status IN (:pending, :in_progress)"
@@ -209,16 +234,18 @@ mod tests {
 
     #[test]
     fn increments_are_atomic_adds_and_sets_are_sets() {
-        let request = request(
-            "org",
-            "job",
-            &update(ProgressReport {
-                processed_items_increment: Some(3),
-                failed_items: Some(2),
-                total_items: Some(9),
-                ..Default::default()
-            }),
-        );
+        let report = ProgressReport {
+            processed_items_increment: Some(3),
+            failed_items: Some(2),
+            total_items: Some(9),
+            ..Default::default()
+        };
+        assert!(adds(&update(report.clone())));
+        assert!(!adds(&update(ProgressReport {
+            processed_items: Some(3),
+            ..Default::default()
+        })));
+        let request = request("org", "job", &update(report), "r1");
         let expression = &request.update_expression;
         assert!(
             expression.contains("ADD processed_items :processed_items"),
@@ -275,7 +302,7 @@ mod tests {
             warned_items: 0,
             warning_count: 0,
         });
-        let request = request("org", "job", &update);
+        let request = request("org", "job", &update, "r1");
         assert!(
             request
                 .update_expression
@@ -293,7 +320,12 @@ mod tests {
 
     #[test]
     fn cancel_sets_the_status_and_completion_time() {
-        let request = request("org", "job", &JobUpdate::cancel(Timestamp::from_millis(0)));
+        let request = request(
+            "org",
+            "job",
+            &JobUpdate::cancel(Timestamp::from_millis(0)),
+            "r1",
+        );
         assert!(request.update_expression.contains("completed_at = :now"));
         assert_eq!(request.values[":status"], s("cancelled"));
         assert_placeholders_match(&request);
