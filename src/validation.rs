@@ -249,6 +249,18 @@ fn numbers_fit_dynamodb(value: &Value) -> bool {
     }
 }
 
+/// `(type, loc joined by '.')` of each problem of a refused request, for tests.
+#[cfg(test)]
+pub fn problem_list<T: std::fmt::Debug>(result: Result<T, ApiError>) -> Vec<(String, String)> {
+    match result {
+        Err(ApiError::Validation(errors)) => errors
+            .into_iter()
+            .map(|e| (e.kind.to_owned(), e.loc.join(".")))
+            .collect(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

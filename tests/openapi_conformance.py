@@ -24,9 +24,6 @@ Run with the tool venv: .tools/venv/bin/python tests/openapi_conformance.py
 Prints one line per check, then `openapi: N passed, M failed`; exits 1 on any failure.
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -49,20 +46,10 @@ DOC_URI = "urn:jobs-api:openapi"
 TIMEOUT = 30
 
 
-# ---- tokens (as scripts/dev_token.py mints them) ----------------------------------------
+# ---- tokens (minted by scripts/dev_token.py) ----------------------------------------
 
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def mint(secret: str, claims: dict) -> str:
-    header = {"alg": "HS256", "typ": "JWT"}
-    signing_input = ".".join(
-        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
-    )
-    signature = hmac.new(secret.encode(), signing_input.encode("ascii"), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(signature)}"
+sys.path.insert(0, str(ROOT / "scripts"))
+from dev_token import mint  # noqa: E402
 
 
 def token(secret: str, sub: str, organizations: list, **extra) -> str:

@@ -31,19 +31,13 @@ pub async fn handle(
         job_id,
         response: None,
     });
-    match app
+    let written = match app
         .store()
         .update_job(org, job_id, &update, completion)
         .await
     {
-        Ok(job) => {
-            let reply = super::job_reply(app, &job).await?;
-            super::finish(app, claim.as_ref(), &reply).await;
-            Ok(reply)
-        }
-        Err(error) => {
-            super::abandon(app, claim.as_ref()).await;
-            Err(super::refusal(app, org, job_id, error).await)
-        }
-    }
+        Ok(job) => Ok(job),
+        Err(error) => Err(super::refusal(app, org, job_id, error).await),
+    };
+    super::answer(app, claim.as_ref(), written).await
 }

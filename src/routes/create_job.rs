@@ -125,13 +125,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        match parse(&body, &config(), &caller()) {
-            Err(ApiError::Validation(errors)) => errors
-                .into_iter()
-                .map(|e| (e.kind.to_owned(), e.loc.join(".")))
-                .collect(),
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+        crate::validation::problem_list(parse(&body, &config(), &caller()))
     }
 
     #[test]

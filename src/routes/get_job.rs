@@ -3,16 +3,10 @@
 use lambda_http::{Body, Response};
 
 use crate::app::App;
-use crate::auth::{Caller, Permission};
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
-    caller.require(Permission::Read)?;
-    let job_id = super::job_id(raw_id)?;
-    let job = app
-        .store()
-        .get_job(&caller.organization_id, job_id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
+    let job = super::read_job(app, caller, raw_id).await?;
     super::job_reply(app, &job).await
 }

@@ -5,7 +5,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::auth::{Caller, Permission};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::job::{Job, JobStatus};
 use crate::response;
@@ -39,13 +39,7 @@ impl<'a> From<&'a Job> for JobStatusResponse<'a> {
 }
 
 pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
-    caller.require(Permission::Read)?;
-    let job_id = super::job_id(raw_id)?;
-    let job = app
-        .store()
-        .get_job(&caller.organization_id, job_id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
+    let job = super::read_job(app, caller, raw_id).await?;
     Ok(response::json(
         StatusCode::OK,
         &JobStatusResponse::from(&job),

@@ -35,6 +35,34 @@ pub fn job_id(raw: &str) -> Result<&str, ApiError> {
     canonical.then_some(raw).ok_or(ApiError::JobNotFound)
 }
 
+/// The caller's job `raw_id`, for a route that reads: `404` when it is not theirs.
+pub async fn read_job(app: &App, caller: &Caller, raw_id: &str) -> Result<Job, ApiError> {
+    caller.require(crate::auth::Permission::Read)?;
+    let job_id = job_id(raw_id)?;
+    let job = app.store().get_job(&caller.organization_id, job_id).await?;
+    job.ok_or(ApiError::JobNotFound)
+}
+
+/// Answers a job write: `200` with the job (kept for replays under the claim), or the
+/// error (freeing the claim, since nothing was written).
+pub async fn answer(
+    app: &App,
+    claim: Option<&Claim>,
+    written: Result<Job, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    match written {
+        Ok(job) => {
+            let reply = job_reply(app, &job).await?;
+            finish(app, claim, &reply).await;
+            Ok(reply)
+        }
+        Err(error) => {
+            abandon(app, claim).await;
+            Err(error)
+        }
+    }
+}
+
 /// A job's most recent errors and warnings, read only when it has any.
 pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiError> {
     let store = app.store();

@@ -39,17 +39,8 @@ pub async fn handle(
         super::Begin::Replayed(reply) => return Ok(reply),
         super::Begin::Proceed(claim) => claim,
     };
-    match apply(app, org, job_id, &report, now, claim.as_ref()).await {
-        Ok(job) => {
-            let reply = super::job_reply(app, &job).await?;
-            super::finish(app, claim.as_ref(), &reply).await;
-            Ok(reply)
-        }
-        Err(error) => {
-            super::abandon(app, claim.as_ref()).await;
-            Err(error)
-        }
-    }
+    let written = apply(app, org, job_id, &report, now, claim.as_ref()).await;
+    super::answer(app, claim.as_ref(), written).await
 }
 
 /// The report as one conditional write (a few, for `mark_completed`, which must read
@@ -245,13 +236,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        match parse(&body, &config(), now()) {
-            Err(ApiError::Validation(errors)) => errors
-                .into_iter()
-                .map(|e| (e.kind.to_owned(), e.loc.join(".")))
-                .collect(),
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+        crate::validation::problem_list(parse(&body, &config(), now()))
     }
 
     #[test]
