@@ -50,3 +50,18 @@ if [[ $# -eq 0 ]]; then
   log "OpenAPI conformance"
   "$VENV/bin/python" tests/openapi_conformance.py
 fi
+
+# A bounded load through the watch, served by two function instances as by two Lambda
+# instances: a second process of the same binary polls the same runtime API (the watch
+# hands each request to whichever instance asks first). Then schemathesis: requests
+# generated from openapi.yaml, every response checked against it (scripts/schemathesis.sh).
+if [[ $# -eq 0 ]]; then
+  log "load check (two function instances)"
+  spawn "$LOCAL_DIR/$LOG_PREFIX-function-2.log" env JOBS_JWT_ALGORITHM=HS256 "RUST_LOG=${RUST_LOG:-info}" \
+    AWS_LAMBDA_RUNTIME_API="$JOBS_TEST_WATCH_URL/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
+    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/jobs-api"
+  cargo test --test load -- --ignored --nocapture
+  log "schemathesis"
+  bash scripts/schemathesis.sh
+fi

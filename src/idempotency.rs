@@ -66,6 +66,8 @@ pub struct Record {
     /// The original response, once the request completed.
     pub response: Option<StoredResponse>,
     pub job_id: Option<String>,
+    /// The token of the request that claimed the key.
+    pub claim: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -197,6 +199,7 @@ mod tests {
             expires_at: claimed_at + KEY_LIFETIME_SECONDS,
             response: None,
             job_id: None,
+            claim: None,
         }
     }
 

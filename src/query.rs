@@ -107,7 +107,11 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
     if let Some(utc) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
         return Timestamp::parse(&format!("{utc}Z"));
     }
-    let (local, offset) = text.split_at(text.len().checked_sub(6)?);
+    let split = text
+        .len()
+        .checked_sub(6)
+        .filter(|at| text.is_char_boundary(*at))?;
+    let (local, offset) = text.split_at(split);
     let sign = match offset.as_bytes().first()? {
         b'+' => 1i64,
         b'-' => -1i64,

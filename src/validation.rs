@@ -226,6 +226,11 @@ pub fn object(
         let reason = "holds a number DynamoDB cannot store (magnitude must be 0 or between 1e-130 and 1e126)";
         return Err(FieldError::value_error(loc, reason, value));
     }
+    if has_empty_key(value) {
+        // DynamoDB cannot name an empty attribute in an update, nor read one back reliably.
+        let reason = "has an empty key (keys must be at least one character)";
+        return Err(FieldError::value_error(loc, reason, value));
+    }
     Ok(map.clone())
 }
 
@@ -234,6 +239,16 @@ fn depth(value: &Value) -> usize {
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         _ => 0,
+    }
+}
+
+fn has_empty_key(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.is_empty() || has_empty_key(value)),
+        Value::Array(items) => items.iter().any(has_empty_key),
+        _ => false,
     }
 }
 
@@ -348,6 +363,16 @@ mod tests {
             "value_error"
         );
         assert!(object(&json!({"n": 0.0, "m": 1.5e-3}), LOC, limits).is_ok());
+        assert_eq!(
+            object(&json!({"": 1}), LOC, limits).unwrap_err().kind,
+            "value_error"
+        );
+        assert_eq!(
+            object(&json!({"a": [{"": 1}]}), LOC, limits)
+                .unwrap_err()
+                .kind,
+            "value_error"
+        );
     }
 
     #[test]

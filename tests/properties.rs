@@ -165,11 +165,24 @@ proptest! {
     }
 
     #[test]
-    fn any_query_string_reads_without_panicking(query in "[a-z_=&%0-9A-Z:.+-]{0,80}") {
+    fn any_text_as_a_date_filter_is_a_timestamp_or_a_422(text in "\\PC{0,40}") {
+        let encoded: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        let query = Query::parse(&format!("created_after={encoded}&created_before={encoded}"));
+        for name in ["created_after", "created_before"] {
+            match query.timestamp(name) {
+                Ok(parsed) => prop_assert!(parsed.is_some()),
+                Err(error) => prop_assert_eq!(error.loc, vec!["query".to_owned(), name.to_owned()]),
+            }
+        }
+    }
+
+    #[test]
+    fn any_query_string_reads_without_panicking(query in "([a-z_=&%0-9A-Z:.+-]|\\PC){0,80}") {
         let query = Query::parse(&query);
         let _ = query.limit(20, 100);
         let _ = query.cursor("JOB#");
         let _ = query.timestamp("created_after");
+        let _ = query.timestamp("created_before");
         if let Ok(limit) = query.limit(20, 100) {
             prop_assert!((1..=100).contains(&limit));
         }

@@ -46,7 +46,9 @@ pub async fn handle(
         Ok(()) => Ok(reply),
         // The id is fresh, so the item that exists is this very job: the SDK retried a
         // write whose answer was lost after it landed. Written once; say so.
-        Err(StoreError::ConditionFailed) if written(app, &job).await => Ok(reply),
+        Err(StoreError::ConditionFailed | StoreError::ClaimLost) if written(app, &job).await => {
+            Ok(reply)
+        }
         Err(error) => {
             super::abandon(app, claim.as_ref()).await;
             Err(match error {

@@ -54,6 +54,7 @@ impl Completion<'_> {
         let mut set = vec!["#state = :completed, job_id = :job_id"];
         let mut values = HashMap::from([
             (":completed".to_owned(), s(COMPLETED)),
+            (":in_flight".to_owned(), s(IN_FLIGHT)),
             (":job_id".to_owned(), s(self.job_id)),
             (":token".to_owned(), s(&self.claim.token)),
         ]);
@@ -71,7 +72,9 @@ impl Completion<'_> {
             .table_name(table)
             .set_key(Some(key_of(self.claim)))
             .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression("#claim = :token")
+            // Still ours and still in flight: a transaction retried after it committed
+            // can then never complete the key (nor write the job) twice.
+            .condition_expression("#claim = :token AND #state = :in_flight")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -104,6 +107,7 @@ fn record_of(item: &Item) -> Option<Record> {
         expires_at: number("expires_at")?,
         response,
         job_id: text("job_id"),
+        claim: text("claim"),
     })
 }
 
@@ -148,7 +152,13 @@ impl Store {
         match result.map_err(StoreError::from) {
             Ok(_) => Ok(Ok(claim)),
             Err(StoreError::ConditionFailed) => {
-                Ok(Err(self.key_record(organization_id, key).await?))
+                // Our own claim, put by an attempt whose answer was lost: it is ours.
+                match self.key_record(organization_id, key).await? {
+                    Some(record) if record.claim.as_deref() == Some(claim.token.as_str()) => {
+                        Ok(Ok(claim))
+                    }
+                    record => Ok(Err(record)),
+                }
             }
             Err(error) => Err(error),
         }

@@ -256,12 +256,14 @@ impl Store {
         };
         match result {
             Ok(job) => Ok(job),
-            Err(StoreError::ConditionFailed) => {
+            // A retry of a write that landed fails its conditions (the job's, or the key
+            // completion's): the job then carries this request's token.
+            Err(failed @ (StoreError::ConditionFailed | StoreError::ClaimLost)) => {
                 match self.get_item_of(organization_id, job_id).await? {
                     Some(item) if item.get("last_request") == Some(&AttributeValue::S(token)) => {
                         Ok(item::to_job(&item)?)
                     }
-                    _ => Err(StoreError::ConditionFailed),
+                    _ => Err(failed),
                 }
             }
             Err(error) => Err(error),
