@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned dev tools (cargo-lambda, moto, cfn-lint and their exact dependency
+# Installs the pinned dev tools (cargo-lambda, moto, cfn-lint, schemathesis and their exact dependency
 # set from tools/requirements.lock) into the project-local .tools/venv.
 # Idempotent: a stamp holding the lock's hash skips the work when the venv is current.
 # Quiet on success (one line when it installs); on failure prints pip's whole output.

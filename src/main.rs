@@ -13,7 +13,10 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    let app = Arc::new(App::new(config, store::connect().await));
+    let client = store::connect().await.inspect_err(|error| {
+        tracing::error!(%error, "invalid configuration");
+    })?;
+    let app = Arc::new(App::new(config, client));
     lambda_http::run(service_fn(move |request: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, Infallible>(app.handle_isolated(request).await) }

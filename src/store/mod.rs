@@ -11,10 +11,10 @@ mod update;
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
@@ -34,20 +34,55 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 const MAX_ATTEMPTS: u32 = 3;
 
-/// The DynamoDB client this service uses, configured once per container. The endpoint
-/// comes from the standard settings (`AWS_ENDPOINT_URL_DYNAMODB` locally).
-pub async fn connect() -> Client {
+/// Amazon Trust Services' roots (Amazon Root CA 1-4, and Starfield Services Root G2 which
+/// cross-signs them): AWS endpoints chain to these, so the ~140 system roots need not be
+/// read and parsed at every cold start (that was most of the start-up time, see
+/// docs/benchmarks.md).
+const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
+
+/// The HTTPS client, trusting only [`AMAZON_ROOTS`].
+fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|error| format!("the bundled Amazon root certificates: {error}"))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https())
+}
+
+/// The DynamoDB client this service uses, configured once per container from the
+/// standard environment variables, which Lambda always sets: `AWS_REGION` and the
+/// role's credentials; `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at
+/// a local DynamoDB. No profile files, no instance metadata: nothing to probe at start.
+pub async fn connect() -> Result<Client, String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .ok_or("environment variable AWS_REGION must be set")?;
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
         .build();
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .http_client(http_client()?)
         .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .load()
-        .await;
-    Client::new(&sdk_config)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        let session = env("AWS_SESSION_TOKEN");
+        config =
+            config.credentials_provider(Credentials::new(id, secret, session, None, "environment"));
+    }
+    if let Some(url) = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL")) {
+        config = config.endpoint_url(url);
+    }
+    Ok(Client::from_conf(config.build()))
 }
 
 /// The key of a job item.
@@ -128,6 +163,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+#[test]
+fn the_bundled_roots_load() {
+    assert!(http_client().is_ok());
+    assert_eq!(
+        AMAZON_ROOTS
+            .windows(27)
+            .filter(|w| w == b"-----BEGIN CERTIFICATE-----")
+            .count(),
+        5
+    );
 }
 
 impl From<StoreError> for ApiError {

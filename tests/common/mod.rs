@@ -26,15 +26,14 @@ pub fn env(name: &str) -> String {
 
 pub async fn client() -> Client {
     env("AWS_ENDPOINT_URL_DYNAMODB");
-    store::connect().await
+    store::connect().await.expect("the DynamoDB client")
 }
 
 pub async fn app() -> App {
-    // The handler's log lines, shown for failing tests (`RUST_LOG` to change the level).
+    // The handler's log lines, shown for failing tests (`RUST_LOG=info` for more).
+    let level = std::env::var("RUST_LOG").ok().and_then(|l| l.parse().ok());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_max_level(level.unwrap_or(tracing_subscriber::filter::LevelFilter::WARN))
         .with_test_writer()
         .try_init();
     let config = Config::from_env().expect("test configuration");
