@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Turns the raw runs of scripts/bench.sh into the tables of docs/benchmarks.md.
+
+    python3 bench/report.py RAW_DIR RESULTS_DIR [--docs docs/benchmarks.md]
+
+Writes RESULTS_DIR/latest.md and RESULTS_DIR/latest.json and prints the markdown. With
+--docs, replaces the part of that file between the bench:results markers. Standard
+library only: it runs with any python3.
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+# Prices used for the cost estimate (us-east-1).
+WRU_PER_MILLION = 1.25  # on-demand write request units
+RRU_PER_MILLION = 0.25  # on-demand read request units
+LAMBDA_GB_SECOND_ARM = 0.0000133334
+LAMBDA_REQUESTS_PER_MILLION = 0.20
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
+MB_PER_VCPU = 1769
+# Assumed in-region DynamoDB latency of one write, for the billed-duration estimate only.
+ASSUMED_DYNAMODB_MS = 5.0
+
+# Which bare-SDK operation is the floor of which event.
+SDK_FLOOR = {"create-job": "put", "get-job": "get", "report-progress": "update"}
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def ms(us):
+    return None if us is None else us / 1000
+
+
+def fmt(value, digits=2, suffix=""):
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}{suffix}"
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def load(raw, name):
+    path = raw / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def load_runs(raw, name):
+    """A program's runs: its warm run and its rounds of cold starts, merged."""
+    run = load(raw, f"{name}.warm")
+    cold = [row for path in sorted(raw.glob(f"{name}.cold*.json")) for row in json.loads(path.read_text())["cold"]]
+    if run is None and not cold:
+        return None
+    run = run or json.loads(next(iter(sorted(raw.glob(f"{name}.cold*.json")))).read_text())
+    return {**run, "cold": cold}
+
+
+def memory_mb():
+    text = Path("template.yaml").read_text() if Path("template.yaml").exists() else ""
+    match = re.search(r"^\s*MemorySize:\s*(\d+)", text, re.M)
+    return int(match.group(1)) if match else 256
+
+
+def machine():
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+        platform.processor(),
+    )
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True, text=True).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "git": rev + (" + uncommitted src changes" if dirty else ""),
+    }
+
+
+# ---- DynamoDB item size, by DynamoDB's published rules ---------------------------------
+
+
+def number_size(text):
+    digits = text.lstrip("-").replace(".", "").lstrip("0").rstrip("0") or "0"
+    return math.ceil(len(digits) / 2) + 1
+
+
+def value_size(value):
+    (kind, inner), = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return number_size(inner)
+    if kind == "B":
+        return len(inner) * 3 // 4
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + value_size(v) for v in inner)
+    if kind in ("SS", "BS"):
+        return sum(len(v.encode()) for v in inner)
+    if kind == "NS":
+        return sum(number_size(v) for v in inner)
+    return 0
+
+
+def item_size(item):
+    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+
+
+def index_writes(item, table, changed=None):
+    """Write units the table's GSIs add to a write of `item`: one write per KB of index
+    entry for each index whose keys the item has. With `changed` (the attribute names an
+    update sets), only indexes whose keys or projection include one of them."""
+    key_names = [k["AttributeName"] for k in table.get("KeySchema") or []]
+    units = 0
+    for gsi in table.get("GlobalSecondaryIndexes") or []:
+        keys = [k["AttributeName"] for k in gsi["KeySchema"]]
+        if not all(k in item for k in keys):
+            continue
+        projection = gsi.get("Projection", {})
+        kind = projection.get("ProjectionType", "ALL")
+        projected = list(item) if kind == "ALL" else projection.get("NonKeyAttributes", [])
+        if changed is not None and not set(changed) & set(keys + projected):
+            continue
+        entry = {n: item[n] for n in {*keys, *key_names, *projected} if n in item}
+        units += math.ceil(item_size(entry) / 1024)
+    return units
+
+
+def capacity(raw, sdk_moto):
+    """Units per request of each route, from the requests the function really sent the
+    null DynamoDB (bench/results/raw/capture) and the table's indexes, by DynamoDB's
+    published rules (1 KB per write unit, 4 KB per strongly consistent read unit,
+    transactional writes count double)."""
+    put = raw / "capture" / "PutItem.json"
+    if not put.exists():
+        return None
+    table_path = raw / "table.json"
+    table = json.loads(table_path.read_text()) if table_path.exists() else {}
+    job = json.loads(put.read_text())["Item"]
+    size = item_size(job)
+    out = {
+        "job_item_bytes": size,
+        "gsis": [g["IndexName"] for g in table.get("GlobalSecondaryIndexes") or []],
+        "create": {"wru": math.ceil(size / 1024) + index_writes(job, table), "rru": 0,
+                   "calls": "PutItem"},
+        # A strongly consistent GetItem; a job with errors or warnings adds a Query each.
+        "get": {"wru": 0, "rru": math.ceil(size / 4096), "calls": "GetItem"},
+    }
+    tx = raw / "capture" / "TransactWriteItems.json"
+    if tx.exists():
+        items = json.loads(tx.read_text())["TransactItems"]
+        issue = next((i["Put"]["Item"] for i in items if "Put" in i), None)
+        issue_size = item_size(issue) if issue else 0
+        # The job after the update: a few attributes more than when created.
+        after = math.ceil((size + 64) / 1024)
+        wru = 2 * after + (2 * math.ceil(issue_size / 1024) if issue else 0)
+        # Then the job is read back (GetItem) with its most recent errors (Query, up to 20).
+        rru = math.ceil(size / 4096) + (math.ceil(20 * issue_size / 4096) if issue else 0)
+        out["progress"] = {
+            "wru": wru,
+            # The first report also moves the job in the by-status index: delete + put.
+            "first_report_extra_wru": 2 if any("status_key" in k["KeySchema"][0]["AttributeName"]
+                                              for k in table.get("GlobalSecondaryIndexes") or []) else 0,
+            "rru": rru,
+            "issue_item_bytes": issue_size,
+            "calls": "TransactWriteItems [Update job, Put error] + GetItem + Query (20 recent errors)"
+            if issue else "TransactWriteItems + GetItem",
+        }
+    if sdk_moto:
+        out["moto_reported"] = sdk_moto.get("consumed_capacity")
+    return out
+
+
+# ---- the tables -----------------------------------------------------------------------
+
+
+def cold_stats(run):
+    if not run or not run.get("cold"):
+        return None
+    rows = run["cold"]
+    pick = lambda key: [r[key] for r in rows if r.get(key) is not None]  # noqa: E731
+    return {
+        "runs": len(rows),
+        "init_ms_p50": ms(pct(pick("init_us"), 50)),
+        "init_ms_p90": ms(pct(pick("init_us"), 90)),
+        "first_ms_p50": ms(pct(pick("first_response_us"), 50)),
+        "first_ms_p90": ms(pct(pick("first_response_us"), 90)),
+        "init_cpu_ms_p50": ms(pct(pick("init_cpu_us"), 50)),
+        "first_cpu_ms_p50": ms(pct(pick("first_response_cpu_us"), 50)),
+        "rss_mb_p50": (pct(pick("peak_rss_kb"), 50) or 0) / 1024 or None,
+    }
+
+
+def warm_stats(latencies_us, n, wall_s, cpu_ns):
+    return {
+        "n": n,
+        "p50_ms": ms(pct(latencies_us, 50)),
+        "p99_ms": ms(pct(latencies_us, 99)),
+        "per_s": n / wall_s if wall_s else None,
+        "cpu_us": cpu_ns / n / 1000 if n else None,
+    }
+
+
+def warm_of(run):
+    if not run:
+        return {}
+    return {
+        w["name"]: {"error": w["error"]} if "error" in w else warm_stats(w["latencies_us"], w["n"], w["wall_s"], w["cpu_ns"])
+        for w in run["warm"]
+    }
+
+
+def sdk_of(run):
+    if not run:
+        return {}
+    return {op: warm_stats(o["latencies_us"], o["n"], o["wall_s"], o["cpu_ns"]) for op, o in run["ops"].items()}
+
+
+def build(raw):
+    meta = json.loads((raw / "meta.json").read_text())
+    noop = load_runs(raw, "floor_noop")
+    summary = {"meta": meta, "machine": machine(), "targets": {}}
+    for target in ("null", "moto"):
+        function, floor = (load_runs(raw, f"{n}.{target}") for n in ("function", "floor_sdk"))
+        sdk = load(raw, f"sdk_loop.{target}")
+        summary["targets"][target] = {
+            "cold": {
+                "function": cold_stats(function),
+                "floor_sdk": cold_stats(floor),
+                "floor_noop": cold_stats(noop),
+            },
+            "warm": {
+                "function": warm_of(function),
+                "floor_sdk": warm_of(floor),
+                "floor_noop": warm_of(noop),
+                "sdk": sdk_of(sdk),
+            },
+            "peak_rss_mb": {
+                "function": (function or {}).get("warm_peak_rss_kb", 0) / 1024 if function else None,
+                "floor_sdk": (floor or {}).get("warm_peak_rss_kb", 0) / 1024 if floor else None,
+                "floor_noop": (noop or {}).get("warm_peak_rss_kb", 0) / 1024 if noop else None,
+                "sdk_loop": (sdk or {}).get("peak_rss_kb", 0) / 1024 if sdk else None,
+            },
+            "skipped": (function or {}).get("skipped", []),
+        }
+    summary["sizes"] = sizes(raw, load_runs(raw, "function.null"), load_runs(raw, "floor_sdk.null"), noop)
+    summary["capacity"] = capacity(raw, load(raw, "sdk_loop.moto"))
+    summary["cost"] = cost(summary)
+    return summary
+
+
+def sizes(raw, function, floor, noop):
+    out = {
+        "bootstrap_bytes": function and function["program_bytes"],
+        "floor_sdk_bytes": floor and floor["program_bytes"],
+        "floor_noop_bytes": noop and noop["program_bytes"],
+        "native_zip_bytes": (raw / "zip/native.zip").stat().st_size if (raw / "zip/native.zip").exists() else None,
+        "arm64_zip_bytes": None,
+        "arm64_bootstrap_bytes": None,
+    }
+    arm = raw / "lambda" / "jobs-api" / "bootstrap.zip"
+    if arm.exists():
+        out["arm64_zip_bytes"] = arm.stat().st_size
+        target = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+        binary = target / "aarch64-unknown-linux-gnu/release/jobs-api"
+        out["arm64_bootstrap_bytes"] = binary.stat().st_size if binary.exists() else None
+    return out
+
+
+def cost(summary):
+    cap = summary["capacity"]
+    create = summary["targets"]["null"]["warm"]["function"].get("create-job")
+    if not cap or not create or "error" in create:
+        return None
+    mem = memory_mb()
+    # Billed duration: the function's own CPU, slowed to the share of a vCPU its memory
+    # buys, plus the DynamoDB round trip, rounded up to a whole millisecond.
+    cpu_ms_lambda = create["cpu_us"] / 1000 * MB_PER_VCPU / mem
+    billed_ms = math.ceil(cpu_ms_lambda + ASSUMED_DYNAMODB_MS)
+    lambda_compute = 1e6 * billed_ms / 1000 * mem / 1024 * LAMBDA_GB_SECOND_ARM
+    per_million = lambda route: (  # noqa: E731
+        cap[route]["wru"] * WRU_PER_MILLION + cap[route]["rru"] * RRU_PER_MILLION if route in cap else None
+    )
+    dynamodb = per_million("create")
+    return {
+        "memory_mb": mem,
+        "cpu_ms_at_memory": cpu_ms_lambda,
+        "assumed_dynamodb_ms": ASSUMED_DYNAMODB_MS,
+        "billed_ms": billed_ms,
+        "per_million_creates": {
+            "dynamodb": dynamodb,
+            "lambda_requests": LAMBDA_REQUESTS_PER_MILLION,
+            "lambda_compute": lambda_compute,
+            "total": dynamodb + LAMBDA_REQUESTS_PER_MILLION + lambda_compute,
+        },
+        "dynamodb_per_million": {route: per_million(route) for route in ("create", "get", "progress")},
+    }
+
+
+def markdown(s):
+    m, meta = s["machine"], s["meta"]
+    lines = [
+        f"Command `{meta['command'].strip()}`, {meta['started']}; git {m['git']}.",
+        f"Machine: {m['nproc']} CPUs, {m['cpu']}, Linux {m['kernel']}; load average "
+        f"{' '.join(meta['loadavg_start'])} at start, {' '.join(meta.get('loadavg_end', ['?']))} at end.",
+        "",
+    ]
+    for target, t in s["targets"].items():
+        name = {"null": "null DynamoDB (the function's own cost)", "moto": "moto (local DynamoDB)"}[target]
+        c = t["cold"]
+        lines += [
+            f"#### Cold start against {name}",
+            "",
+            "| program | runs | init p50 / p90 ms | first response p50 / p90 ms | CPU to first response ms | peak RSS MB |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, key in (("jobs-api", "function"), ("floor: SDK PutItem", "floor_sdk"), ("floor: no AWS", "floor_noop")):
+            r = c[key]
+            if r:
+                lines.append(
+                    f"| {label} | {r['runs']} | {fmt(r['init_ms_p50'])} / {fmt(r['init_ms_p90'])} | "
+                    f"{fmt(r['first_ms_p50'])} / {fmt(r['first_ms_p90'])} | {fmt(r['first_cpu_ms_p50'])} | {fmt(r['rss_mb_p50'], 1)} |"
+                )
+        f, fl, no = c["function"], c["floor_sdk"], c["floor_noop"]
+        if f and fl and no:
+            lines += [
+                "",
+                f"jobs-api first response: {fmt(ratio(f['first_ms_p50'], fl['first_ms_p50']))}× the SDK floor, "
+                f"{fmt(f['first_ms_p50'] - no['first_ms_p50'])} ms above the no-AWS floor "
+                f"(init alone: {fmt(ratio(f['init_ms_p50'], fl['init_ms_p50']))}×, "
+                f"{fmt(f['init_ms_p50'] - no['init_ms_p50'])} ms above). In CPU time, which other work on the "
+                f"machine barely moves: {fmt(f['first_cpu_ms_p50'])} ms against {fmt(fl['first_cpu_ms_p50'])} (SDK floor) "
+                f"and {fmt(no['first_cpu_ms_p50'])} (no-AWS floor).",
+            ]
+        w = t["warm"]
+        lines += [
+            "",
+            f"#### Warm invocations against {name}",
+            "",
+            "| event | n | p50 ms | p99 ms | invocations/s | function CPU µs/inv | floor (bare SDK) p50 / p99 ms | p50 ratio to floor |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for event, r in w["function"].items():
+            if "error" in r:
+                lines.append(f"| {event} | failed: {r['error'].splitlines()[0][:200]} | | | | | | |")
+                continue
+            floor = w["sdk"].get(SDK_FLOOR.get(event, ""))
+            lines.append(
+                f"| {event} | {r['n']} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | {fmt(r['per_s'], 0)} | "
+                f"{fmt(r['cpu_us'], 0)} | {fmt(floor and floor['p50_ms'], 3)} / {fmt(floor and floor['p99_ms'], 3)} | "
+                f"{fmt(ratio(r['p50_ms'], floor and floor['p50_ms']))}× |"
+            )
+        for label, key in (("floor: SDK PutItem Lambda", "floor_sdk"), ("floor: no-AWS Lambda", "floor_noop")):
+            r = w[key].get("create-job")
+            if r:
+                lines.append(
+                    f"| {label} | {r['n']} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | {fmt(r['per_s'], 0)} | "
+                    f"{fmt(r['cpu_us'], 0)} | | |"
+                )
+        for op, r in w["sdk"].items():
+            lines.append(
+                f"| bare SDK {op} (no Lambda) | {r['n']} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | "
+                f"{fmt(r['per_s'], 0)} | {fmt(r['cpu_us'], 0)} | | |"
+            )
+        rss = t["peak_rss_mb"]
+        lines += [
+            "",
+            "Peak RSS after the warm run (VmHWM): "
+            + ", ".join(f"{k} {fmt(v, 1)} MB" for k, v in rss.items() if v),
+        ]
+        if t["skipped"]:
+            lines.append(f"Skipped (event file not there yet): {', '.join(t['skipped'])}.")
+        lines.append("")
+
+    z = s["sizes"]
+    mb = lambda b: fmt(b and b / 1e6, 2, " MB")  # noqa: E731
+    lines += [
+        "#### Size",
+        "",
+        f"- `target/release/jobs-api` (x86_64, the binary benchmarked): {mb(z['bootstrap_bytes'])}; "
+        f"zipped as `bootstrap`: {mb(z['native_zip_bytes'])}",
+        f"- floors: SDK PutItem {mb(z['floor_sdk_bytes'])}, no AWS {mb(z['floor_noop_bytes'])}",
+    ]
+    if z["arm64_zip_bytes"]:
+        lines.append(
+            f"- `cargo lambda build --release --arm64 --output-format zip`: bootstrap.zip {mb(z['arm64_zip_bytes'])} "
+            f"(binary {mb(z['arm64_bootstrap_bytes'])})"
+        )
+    else:
+        lines.append("- arm64 zip: not built in this run (see docs/benchmarks.md)")
+    cap, cost_ = s["capacity"], s["cost"]
+    if cap:
+        lines += [
+            "",
+            "#### Capacity and cost",
+            "",
+            f"Job item as the function writes it: {cap['job_item_bytes']} bytes; table indexes: "
+            f"{', '.join(cap['gsis']) or 'none'}. Units by DynamoDB's size rules, from the requests the "
+            "function sent (moto's `ReturnConsumedCapacity` answers are fixed constants"
+            + (f", {cap['moto_reported']}" if cap.get("moto_reported") else "")
+            + ", not sizes):",
+            "",
+            "| route | DynamoDB calls | write units | read units | DynamoDB $ per million |",
+            "|---|---|---|---|---|",
+        ]
+        for route in ("create", "get", "progress"):
+            if route in cap:
+                c = cap[route]
+                extra = f" (+{c['first_report_extra_wru']} on the first report)" if c.get("first_report_extra_wru") else ""
+                price = cost_ and cost_["dynamodb_per_million"].get(route)
+                lines.append(f"| {route} | {c['calls']} | {c['wru']}{extra} | {c['rru']} | {fmt(price)} |")
+    if cost_:
+        p = cost_["per_million_creates"]
+        lines += [
+            "",
+            f"One million creates, on-demand DynamoDB + Lambda arm64 at {cost_['memory_mb']} MB: "
+            f"DynamoDB ${p['dynamodb']:.2f} + Lambda requests ${p['lambda_requests']:.2f} + Lambda compute "
+            f"${p['lambda_compute']:.3f} (billed {cost_['billed_ms']} ms = {cost_['cpu_ms_at_memory']:.2f} ms of this "
+            f"machine's CPU scaled to {cost_['memory_mb']}/{MB_PER_VCPU} of a vCPU + {cost_['assumed_dynamodb_ms']:.0f} ms "
+            f"assumed DynamoDB round trip) = **${p['total']:.2f}**.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("raw", type=Path)
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--docs", type=Path)
+    opts = parser.parse_args()
+    summary = build(opts.raw)
+    text = markdown(summary)
+    (opts.results / "latest.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (opts.results / "latest.md").write_text(text)
+    print(text)
+    if opts.docs:
+        doc = opts.docs.read_text()
+        if BEGIN not in doc or END not in doc:
+            raise SystemExit(f"{opts.docs}: no {BEGIN} ... {END} markers")
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        opts.docs.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
