@@ -36,11 +36,11 @@ pub async fn handle(
     let reply = response::created(&location, &job.to_response(now, &RecentIssues::default()));
     // The response is known before the write, so the key's record keeps it in the
     // same transaction as the job.
-    let stored = super::stored(&reply);
+    let stored = claim.as_ref().map(|_| super::stored(&reply));
     let completion = claim.as_ref().map(|claim| Completion {
         claim,
         job_id: &job.job_id,
-        response: Some(&stored),
+        response: stored.as_ref(),
     });
     match app.store().create_job(&job, completion).await {
         Ok(()) => Ok(reply),
