@@ -31,13 +31,9 @@ pub async fn handle(
         job_id,
         response: None,
     });
-    let written = match app
+    let written = app
         .store()
         .update_job(org, job_id, &update, completion)
-        .await
-    {
-        Ok(job) => Ok(job),
-        Err(error) => Err(super::refusal(app, org, job_id, error).await),
-    };
-    super::answer(app, claim.as_ref(), written).await
+        .await;
+    super::answer(app, claim.as_ref(), written.map_err(ApiError::from)).await
 }

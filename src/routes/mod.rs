@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Found, Record, StoredResponse};
 use crate::job::{Job, JobIssue, RECENT_ISSUES_CAP, RecentIssues};
 use crate::response;
-use crate::store::{Claim, IssueKind, StoreError};
+use crate::store::{Claim, IssueKind};
 use crate::time::Timestamp;
 
 /// The errors and warnings a job response carries stay within this many bytes (the
@@ -229,28 +229,6 @@ pub async fn job_reply(app: &App, job: &Job) -> Result<Response<Body>, ApiError>
         StatusCode::OK,
         &job.to_response(Timestamp::now(), &recent),
     ))
-}
-
-/// Why a conditional write to a job did not land: the job is not the caller's (`404`),
-/// or it has ended (`409`).
-pub async fn refusal(
-    app: &App,
-    organization_id: &str,
-    job_id: &str,
-    error: StoreError,
-) -> ApiError {
-    if !matches!(error, StoreError::ConditionFailed) {
-        return error.into();
-    }
-    match app.store().get_job(organization_id, job_id).await {
-        Ok(None) => ApiError::JobNotFound,
-        Ok(Some(job)) if job.status.has_ended() => ApiError::Conflict(format!(
-            "Job has already ended with status {}",
-            job.status.as_str()
-        )),
-        Ok(Some(_)) => ApiError::Conflict("The job changed while this request ran, retry".into()),
-        Err(error) => error.into(),
-    }
 }
 
 #[cfg(test)]

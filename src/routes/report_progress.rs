@@ -53,27 +53,29 @@ async fn apply(
     now: Timestamp,
     claim: Option<&Claim>,
 ) -> Result<Job, ApiError> {
-    let attempts = if JobUpdate::needs_current_job(report) {
-        COMPLETION_ATTEMPTS
-    } else {
-        1
-    };
-    let mut last_error = StoreError::ConditionFailed;
-    for _ in 0..attempts {
-        let current = if JobUpdate::needs_current_job(report) {
-            let job = app
-                .store()
-                .get_job(org, job_id)
-                .await?
-                .ok_or(ApiError::JobNotFound)?;
-            if job.status.has_ended() {
-                break;
-            }
-            Some(job)
-        } else {
-            None
-        };
-        let update = JobUpdate::from_report(report.clone(), now, current.as_ref());
+    if !JobUpdate::needs_current_job(report) {
+        let update = JobUpdate::from_report(report.clone(), now, None);
+        let completion = claim.map(|claim| Completion {
+            claim,
+            job_id,
+            response: None,
+        });
+        return Ok(app
+            .store()
+            .update_job(org, job_id, &update, completion)
+            .await?);
+    }
+    // The job as a refused attempt found it serves the next attempt: one read each.
+    let mut current = app
+        .store()
+        .get_job(org, job_id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
+    for _ in 0..COMPLETION_ATTEMPTS {
+        if current.status.has_ended() {
+            break;
+        }
+        let update = JobUpdate::from_report(report.clone(), now, Some(&current));
         let completion = claim.map(|claim| Completion {
             claim,
             job_id,
@@ -85,10 +87,11 @@ async fn apply(
             .await
         {
             Ok(job) => return Ok(job),
-            Err(error) => last_error = error,
+            Err(StoreError::Refused(Some(job))) => current = *job,
+            Err(error) => return Err(error.into()),
         }
     }
-    Err(super::refusal(app, org, job_id, last_error).await)
+    Err(StoreError::Refused(Some(Box::new(current))).into())
 }
 
 /// The progress report, every problem reported at once. Unknown fields are ignored.

@@ -118,6 +118,9 @@ pub enum StoreError {
     Contended,
     /// The request's idempotency claim was taken over (it ran past the stale limit).
     ClaimLost,
+    /// A job update whose conditions did not hold, with the job as it now is (`None`:
+    /// the caller's organization has no such job), read once by the store.
+    Refused(Option<Box<Job>>),
     /// Anything else; the text is for the log only.
     Unexpected(String),
 }
@@ -196,6 +199,13 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("The job is being updated concurrently, retry".into())
             }
             StoreError::ClaimLost => crate::idempotency::ApiErrorKind::InFlight.into_error(),
+            StoreError::Refused(None) => ApiError::JobNotFound,
+            StoreError::Refused(Some(job)) if job.status.has_ended() => ApiError::Conflict(
+                format!("Job has already ended with status {}", job.status.as_str()),
+            ),
+            StoreError::Refused(Some(_)) => {
+                ApiError::Conflict("The job changed while this request ran, retry".into())
+            }
             StoreError::Unexpected(reason) => {
                 tracing::error!(%reason, "dynamodb call failed");
                 ApiError::Internal
@@ -277,8 +287,8 @@ impl Store {
     }
 
     /// Applies `update` to the job if it exists and has not ended, and returns the job as
-    /// it then is. `ConditionFailed` when it does not exist, has ended, or (with
-    /// `update.expected`) no longer has the expected counts.
+    /// it then is. `Refused` (with the job as it is) when it does not exist, has ended,
+    /// or (with `update.expected`) no longer has the expected counts.
     ///
     /// Never applied twice: every write carries a fresh request token, so when a retry
     /// finds the condition failed because the first attempt landed (its answer was lost)
@@ -307,11 +317,14 @@ impl Store {
             // A retry of a write that landed fails its conditions (the job's, or the key
             // completion's): the job then carries this request's token.
             Err(failed @ (StoreError::ConditionFailed | StoreError::ClaimLost)) => {
-                match self.get_item_of(organization_id, job_id).await? {
-                    Some(item) if item.get("last_request") == Some(&AttributeValue::S(token)) => {
-                        Ok(item::to_job(&item)?)
-                    }
-                    _ => Err(failed),
+                let item = self.get_item_of(organization_id, job_id).await?;
+                let token = AttributeValue::S(token);
+                let landed =
+                    item.as_ref().and_then(|item| item.get("last_request")) == Some(&token);
+                match item.as_ref().map(item::to_job).transpose()? {
+                    Some(job) if landed => Ok(job),
+                    _ if matches!(failed, StoreError::ClaimLost) => Err(failed),
+                    current => Err(StoreError::Refused(current.map(Box::new))),
                 }
             }
             Err(error) => Err(error),
