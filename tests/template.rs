@@ -1,0 +1,57 @@
+//! `template.yaml` grants exactly the DynamoDB actions the code calls: a call added
+//! without its permission, or a permission left behind, fails here (least privilege that
+//! cannot drift). Reads the files as text: no AWS, no YAML parser needed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// SDK client calls and the IAM action each needs. `transact_write_items` is authorised
+/// per item action (the `put`/`update` inside it), so it needs none of its own.
+const CALLS: [(&str, Option<&str>); 7] = [
+    (".put_item()", Some("dynamodb:PutItem")),
+    (".get_item()", Some("dynamodb:GetItem")),
+    (".update_item()", Some("dynamodb:UpdateItem")),
+    (".delete_item()", Some("dynamodb:DeleteItem")),
+    (".query()", Some("dynamodb:Query")),
+    (".batch_get_item()", Some("dynamodb:BatchGetItem")),
+    (".transact_write_items()", None),
+];
+
+fn sources(dir: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(std::fs::read_to_string(&path).unwrap());
+        }
+    }
+}
+
+#[test]
+fn the_template_grants_exactly_the_dynamodb_actions_the_code_calls() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut code = Vec::new();
+    sources(&root.join("src"), &mut code);
+    let code = code.join("\n");
+    let used: BTreeSet<&str> = CALLS
+        .iter()
+        .filter(|(call, _)| code.contains(call))
+        .filter_map(|(_, action)| *action)
+        .collect();
+    assert!(
+        code.contains(".transact_write_items()"),
+        "transactions need PutItem and UpdateItem"
+    );
+
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let granted: BTreeSet<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .filter(|item| item.starts_with("dynamodb:"))
+        .collect();
+    assert_eq!(
+        granted, used,
+        "template.yaml's DynamoDB actions vs the calls in src/"
+    );
+}
