@@ -33,11 +33,12 @@ impl Query {
     }
 
     fn error(kind: &'static str, name: &str, msg: &str, input: &str) -> FieldError {
-        let mut error =
-            FieldError::value_error(&["query", name], msg, &Value::String(input.to_owned()));
-        error.kind = kind;
-        error.msg = msg.to_owned();
-        error
+        FieldError::new(
+            kind,
+            &["query", name],
+            msg,
+            &Value::String(input.to_owned()),
+        )
     }
 
     /// `limit`: a whole number in `1..=max`, `default` when absent.

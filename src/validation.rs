@@ -23,7 +23,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>, input: &Value) -> Self {
+    pub fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>, input: &Value) -> Self {
         FieldError {
             kind,
             loc: loc.iter().map(|part| part.to_string()).collect(),

@@ -110,7 +110,7 @@ impl Rig {
 
     /// The jobs in the organization's partition (its idempotency records not counted).
     async fn jobs(&self) -> i32 {
-        let (pk, _) = store::job_key(&self.tenant.org, "");
+        let pk = store::keys::organization_partition(&self.tenant.org);
         count(&self.direct, &pk, "JOB#").await
     }
 
@@ -136,7 +136,7 @@ impl Rig {
 
     /// The job's error history (items of its own).
     async fn errors(&self, job_id: &str) -> i32 {
-        let (pk, _) = store::job_key(&self.tenant.org, job_id);
+        let (pk, _) = store::keys::job(&self.tenant.org, job_id);
         count(&self.direct, &format!("{pk}#JOB#{job_id}"), "ERROR#").await
     }
 }

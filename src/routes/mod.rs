@@ -65,28 +65,19 @@ pub async fn answer(
 
 /// A job's most recent errors and warnings, read only when it has any.
 pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiError> {
-    let store = app.store();
     let (org, id) = (job.organization_id.as_str(), job.job_id.as_str());
-    let errors = async {
-        match job.error_count {
+    let read = |count: u64, kind: IssueKind| async move {
+        match count {
             0 => Ok(Vec::new()),
             _ => {
-                store
-                    .recent_issues(org, id, IssueKind::Error, RECENT_ISSUES_CAP)
+                app.store()
+                    .recent_issues(org, id, kind, RECENT_ISSUES_CAP)
                     .await
             }
         }
     };
-    let warnings = async {
-        match job.warning_count {
-            0 => Ok(Vec::new()),
-            _ => {
-                store
-                    .recent_issues(org, id, IssueKind::Warning, RECENT_ISSUES_CAP)
-                    .await
-            }
-        }
-    };
+    let errors = read(job.error_count, IssueKind::Error);
+    let warnings = read(job.warning_count, IssueKind::Warning);
     let (errors, warnings) = tokio::join!(errors, warnings);
     let recent = RecentIssues {
         errors: errors?,

@@ -220,6 +220,22 @@ impl Store {
             .collect())
     }
 
+    /// A strongly consistent query of one kind of a job's history, oldest first.
+    fn history_query(
+        &self,
+        organization_id: &str,
+        job_id: &str,
+        kind: IssueKind,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(&keys::history(organization_id, job_id)))
+            .expression_attribute_values(":prefix", s(kind.prefix()))
+            .consistent_read(true)
+    }
+
     /// One page of a job's errors or warnings, oldest first.
     pub async fn list_issues(
         &self,
@@ -231,13 +247,7 @@ impl Store {
     ) -> Result<Page<JobIssue>, StoreError> {
         let partition = keys::history(organization_id, job_id);
         let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(&partition))
-            .expression_attribute_values(":prefix", s(kind.prefix()))
-            .consistent_read(true)
+            .history_query(organization_id, job_id, kind)
             .limit((limit + 1) as i32);
         if let Some(cursor) = after {
             query = query.set_exclusive_start_key(Some(HashMap::from([
@@ -272,14 +282,8 @@ impl Store {
         cap: usize,
     ) -> Result<Vec<JobIssue>, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(&keys::history(organization_id, job_id)))
-            .expression_attribute_values(":prefix", s(kind.prefix()))
+            .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
-            .consistent_read(true)
             .limit(cap as i32)
             .send()
             .await?;

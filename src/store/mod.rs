@@ -85,11 +85,6 @@ pub async fn connect() -> Result<Client, String> {
     Ok(Client::from_conf(config.build()))
 }
 
-/// The key of a job item.
-pub fn job_key(organization_id: &str, job_id: &str) -> (String, String) {
-    keys::job(organization_id, job_id)
-}
-
 /// A UUIDv7 for `at`: ids made by this service sort by the time they name.
 pub fn time_ordered_id(at: Timestamp) -> String {
     let millis = at.millis();
@@ -273,7 +268,7 @@ impl Store {
         organization_id: &str,
         job_id: &str,
     ) -> Result<Option<Item>, StoreError> {
-        let (pk, sk) = job_key(organization_id, job_id);
+        let (pk, sk) = keys::job(organization_id, job_id);
         let output = self
             .client
             .get_item()

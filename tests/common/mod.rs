@@ -139,7 +139,7 @@ pub async fn stored_item(
     org: &str,
     job_id: &str,
 ) -> Option<HashMap<String, AttributeValue>> {
-    let (pk, sk) = store::job_key(org, job_id);
+    let (pk, sk) = store::keys::job(org, job_id);
     client
         .get_item()
         .table_name(env("JOBS_TABLE_NAME"))
@@ -154,7 +154,7 @@ pub async fn stored_item(
 
 /// How many items the organization's partition holds.
 pub async fn items_of(client: &Client, org: &str) -> i32 {
-    let (pk, _) = store::job_key(org, "");
+    let pk = store::keys::organization_partition(org);
     client
         .query()
         .table_name(env("JOBS_TABLE_NAME"))
