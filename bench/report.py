@@ -242,6 +242,7 @@ def build(raw):
         summary["targets"][target] = {
             "cold": {
                 "function": cold_stats(function),
+                "function_verify": cold_stats(load_runs(raw, f"function_verify.{target}")),
                 "floor_sdk": cold_stats(floor),
                 "floor_noop": cold_stats(noop),
             },
@@ -330,8 +331,13 @@ def markdown(s):
             "| program | runs | init p50 / p90 ms | first response p50 / p90 ms | CPU to first response ms | peak RSS MB |",
             "|---|---|---|---|---|---|",
         ]
-        for label, key in (("jobs-api", "function"), ("floor: SDK PutItem", "floor_sdk"), ("floor: no AWS", "floor_noop")):
-            r = c[key]
+        for label, key in (
+            ("jobs-api", "function"),
+            ("jobs-api, tokens verified in the function (JWKS unreachable: nothing fetched)", "function_verify"),
+            ("floor: SDK PutItem", "floor_sdk"),
+            ("floor: no AWS", "floor_noop"),
+        ):
+            r = c.get(key)
             if r:
                 lines.append(
                     f"| {label} | {r['runs']} | {fmt(r['init_ms_p50'])} / {fmt(r['init_ms_p90'])} | "

@@ -121,6 +121,13 @@ for round in $(seq "$rounds"); do
   done
   bench "floor_noop.cold$round" "$NULL_URL" "$EX/bench_floor_noop" $((COLD / rounds)) 0 \
     "${create_only[@]}"
+  # Function mode (template.yaml TokenVerification=function) with a JWKS on a port where
+  # nothing listens: the events carry authorizer claims, so a cold start that fetched
+  # keys anyway would fail its first answer (503) and stop the run.
+  bench "function_verify.null.cold$round" "$NULL_URL" "$BIN" $((COLD / rounds)) 0 \
+    "${create_only[@]}" --env JOBS_JWKS_URL=http://127.0.0.1:9/.well-known/jwks.json \
+    --env JOBS_JWT_ISSUER=https://auth.example.com --env JOBS_JWT_AUDIENCE=jobs-api \
+    --env JOBS_ALLOWED_ORIGINS=https://app.example.com
 done
 
 for target in null moto; do

@@ -205,7 +205,7 @@ start_watch() {
   # The function's environment (it also inherits this shell's exported variables).
   local fn_env=(JOBS_JWT_ALGORITHM=HS256 "RUST_LOG=${RUST_LOG:-info}")
   for name in JOBS_TABLE_NAME JOBS_JWT_SECRET AWS_ENDPOINT_URL_DYNAMODB AWS_REGION \
-              AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY JOBS_JOB_TYPES; do
+              AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY JOBS_JOB_TYPES JOBS_ALLOWED_ORIGINS; do
     [[ -z ${!name:-} ]] || fn_env+=("$name=${!name}")
   done
   # PATH: cargo-lambda runs `cargo`, and `cargo lambda` must find the venv's cargo-lambda.

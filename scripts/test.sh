@@ -19,6 +19,8 @@ log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+log "template.yaml, each deployment mode resolved"
+"$VENV/bin/python" scripts/template_modes.py
 
 log "local DynamoDB (moto)"
 start_dynamodb ""   # "" = any free port

@@ -8,9 +8,10 @@ use std::time::Instant;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::auth;
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::origin;
 use crate::router::{self, Route};
 use crate::routes;
 use crate::store::Store;
@@ -18,12 +19,18 @@ use crate::store::Store;
 pub struct App {
     config: Config,
     store: Store,
+    authenticator: Authenticator,
 }
 
 impl App {
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
         let store = Store::new(client, config.table_name.clone());
-        App { config, store }
+        let authenticator = Authenticator::new(config.auth.clone());
+        App {
+            config,
+            store,
+            authenticator,
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -49,10 +56,15 @@ impl App {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let mut log = RequestLog::default();
-        let response = match self.dispatch(&request, &mut log).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(),
+        let origins = &self.config.allowed_origins;
+        let mut response = match origin::preflight(&request, origins) {
+            Some(preflight) => preflight,
+            None => match self.dispatch(&request, &mut log).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            },
         };
+        origin::allow_reading(&mut response, &request, origins);
         log.write(&request, response.status(), started);
         response
     }
@@ -65,8 +77,11 @@ impl App {
         let route = router::route(request)?;
         log.route = Some(route.clone());
         log.job_id = route.job_id().map(str::to_owned);
-        let caller = auth::authenticate(request, &self.config.auth)?;
+        let (caller, credential) = self.authenticator.authenticate(request).await?;
         log.organization_id = Some(caller.organization_id.clone());
+        if route.is_write() {
+            origin::refuse_cross_site_write(request, credential, &self.config.allowed_origins)?;
+        }
         let caller = &caller;
         match route {
             Route::CreateJob => routes::create_job::handle(self, request, caller, log).await,

@@ -3,9 +3,11 @@
 //! rather than on a request.
 
 use std::fmt;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+use crate::origin::AllowedOrigins;
 use crate::validation::ObjectLimits;
 
 pub const DEFAULT_JOB_TYPES: [&str; 5] = [
@@ -27,13 +29,18 @@ pub struct Config {
     /// `JOBS_MAX_METADATA_BYTES` (default 16384) and `JOBS_MAX_METADATA_DEPTH` (default 10).
     pub metadata_limits: ObjectLimits,
     pub auth: AuthConfig,
+    /// `JOBS_ALLOWED_ORIGINS`, comma-separated: the web origins that may call the API
+    /// from a browser (CORS) and send it writes authenticated by a cookie.
+    pub allowed_origins: AllowedOrigins,
 }
 
 #[derive(Clone)]
 pub struct AuthConfig {
     pub claims: ClaimNames,
-    /// Set when the function verifies bearer tokens itself (local runs, function URLs).
+    /// Set when the function verifies JWTs itself (bearer header or session cookie).
     pub jwt: Option<JwtConfig>,
+    /// Set when opaque session tokens are checked with the identity provider.
+    pub introspection: Option<IntrospectionConfig>,
 }
 
 /// Which claims carry the caller's identity.
@@ -49,14 +56,38 @@ pub struct ClaimNames {
 
 #[derive(Clone)]
 pub struct JwtConfig {
-    /// `JOBS_JWT_ALGORITHM`: `HS256`, `RS256` or `ES256`; the only one accepted.
-    pub algorithm: Algorithm,
-    /// From `JOBS_JWT_SECRET` (HS256) or `JOBS_JWT_PUBLIC_KEY` (PEM, RS256/ES256).
-    pub key: DecodingKey,
-    /// `JOBS_JWT_ISSUER`, checked when set.
+    pub keys: JwtKeys,
+    /// `JOBS_JWT_ISSUER`, checked when set (required with a JWKS).
     pub issuer: Option<String>,
-    /// `JOBS_JWT_AUDIENCE`, checked when set.
+    /// `JOBS_JWT_AUDIENCE`, checked when set (required with a JWKS).
     pub audience: Option<String>,
+}
+
+/// Where the keys that sign tokens come from.
+#[derive(Clone)]
+pub enum JwtKeys {
+    /// `JOBS_JWT_ALGORITHM` (`HS256`, `RS256` or `ES256`, the only one accepted) with
+    /// `JOBS_JWT_SECRET` (HS256) or `JOBS_JWT_PUBLIC_KEY` (PEM): local runs and tests.
+    Static {
+        algorithm: Algorithm,
+        key: DecodingKey,
+    },
+    /// `JOBS_JWKS_URL`: the identity provider's key set (RS256 and ES256 keys), fetched at
+    /// the first token that needs it and kept `JOBS_JWKS_MAX_AGE_SECONDS` (default 600).
+    Jwks { url: String, max_age: Duration },
+}
+
+/// RFC 7662 token introspection, for opaque session tokens.
+#[derive(Clone)]
+pub struct IntrospectionConfig {
+    /// `JOBS_INTROSPECTION_URL`.
+    pub url: String,
+    /// `JOBS_INTROSPECTION_CLIENT_ID` and `JOBS_INTROSPECTION_CLIENT_SECRET`: HTTP Basic
+    /// credentials for the endpoint, when it wants them.
+    pub client: Option<(String, String)>,
+    /// `JOBS_INTROSPECTION_CACHE_SECONDS` (default 30): how long an answer is reused
+    /// (never past the token's own expiry).
+    pub cache_for: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,19 +126,7 @@ impl Config {
             Some(list) => parse_job_types(&list)?,
             None => DEFAULT_JOB_TYPES.iter().map(|t| t.to_string()).collect(),
         };
-        let number = |name: &'static str, default: usize| -> Result<usize, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => text
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(ConfigError::Invalid {
-                        name,
-                        reason: format!("expected a positive whole number, got {text:?}"),
-                    }),
-            }
-        };
+        let number = |name, default| positive_number(&get, name, default);
         let claims = ClaimNames {
             user_id: get("JOBS_USER_ID_CLAIM").unwrap_or_else(|| "sub".into()),
             organizations: get("JOBS_ORGANIZATIONS_CLAIM")
@@ -125,6 +144,16 @@ impl Config {
             auth: AuthConfig {
                 claims,
                 jwt: jwt_config(&get)?,
+                introspection: introspection_config(&get)?,
+            },
+            allowed_origins: match get("JOBS_ALLOWED_ORIGINS") {
+                None => AllowedOrigins::default(),
+                Some(list) => {
+                    AllowedOrigins::parse(&list).map_err(|reason| ConfigError::Invalid {
+                        name: "JOBS_ALLOWED_ORIGINS",
+                        reason,
+                    })?
+                }
             },
         })
     }
@@ -146,7 +175,80 @@ fn parse_job_types(list: &str) -> Result<Vec<String>, ConfigError> {
     Ok(types)
 }
 
+/// A whole number above zero, or `default` when the setting is absent.
+fn positive_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::Invalid {
+                name,
+                reason: format!("expected a positive whole number, got {text:?}"),
+            }),
+    }
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    positive_number(get, name, default as usize).map(|n| Duration::from_secs(n as u64))
+}
+
+/// An identity provider's endpoint: `https`, or plain `http` to this machine only (a local
+/// stand-in), so that keys and session answers cannot be altered on the way.
+fn endpoint_url(name: &'static str, url: String) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name,
+        reason: reason.to_owned(),
+    };
+    let parsed = reqwest::Url::parse(&url).map_err(|_| invalid("not a URL"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(invalid(
+            "must be an https URL (plain http only to localhost)",
+        )),
+    }
+}
+
 fn jwt_config(get: &impl Fn(&str) -> Option<String>) -> Result<Option<JwtConfig>, ConfigError> {
+    let issuer = get("JOBS_JWT_ISSUER");
+    let audience = get("JOBS_JWT_AUDIENCE");
+    if let Some(url) = get("JOBS_JWKS_URL") {
+        if get("JOBS_JWT_ALGORITHM").is_some() {
+            return Err(ConfigError::Invalid {
+                name: "JOBS_JWT_ALGORITHM",
+                reason: "set it or JOBS_JWKS_URL, not both (a JWKS names its own algorithms)"
+                    .into(),
+            });
+        }
+        // Any key of a provider's set verifies tokens minted for any of its clients:
+        // only the issuer and audience make a token one of ours.
+        let issuer = issuer.ok_or(ConfigError::Missing("JOBS_JWT_ISSUER"))?;
+        let audience = audience.ok_or(ConfigError::Missing("JOBS_JWT_AUDIENCE"))?;
+        return Ok(Some(JwtConfig {
+            keys: JwtKeys::Jwks {
+                url: endpoint_url("JOBS_JWKS_URL", url)?,
+                max_age: seconds(get, "JOBS_JWKS_MAX_AGE_SECONDS", 600)?,
+            },
+            issuer: Some(issuer),
+            audience: Some(audience),
+        }));
+    }
     let Some(algorithm) = get("JOBS_JWT_ALGORITHM") else {
         if get("JOBS_JWT_SECRET").is_some() || get("JOBS_JWT_PUBLIC_KEY").is_some() {
             return Err(ConfigError::Missing("JOBS_JWT_ALGORITHM"));
@@ -193,10 +295,31 @@ fn jwt_config(get: &impl Fn(&str) -> Option<String>) -> Result<Option<JwtConfig>
         }
     };
     Ok(Some(JwtConfig {
-        algorithm,
-        key,
-        issuer: get("JOBS_JWT_ISSUER"),
-        audience: get("JOBS_JWT_AUDIENCE"),
+        keys: JwtKeys::Static { algorithm, key },
+        issuer,
+        audience,
+    }))
+}
+
+fn introspection_config(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<IntrospectionConfig>, ConfigError> {
+    let Some(url) = get("JOBS_INTROSPECTION_URL") else {
+        return Ok(None);
+    };
+    let client = match (
+        get("JOBS_INTROSPECTION_CLIENT_ID"),
+        get("JOBS_INTROSPECTION_CLIENT_SECRET"),
+    ) {
+        (Some(id), Some(secret)) => Some((id, secret)),
+        (None, None) => None,
+        (Some(_), None) => return Err(ConfigError::Missing("JOBS_INTROSPECTION_CLIENT_SECRET")),
+        (None, Some(_)) => return Err(ConfigError::Missing("JOBS_INTROSPECTION_CLIENT_ID")),
+    };
+    Ok(Some(IntrospectionConfig {
+        url: endpoint_url("JOBS_INTROSPECTION_URL", url)?,
+        client,
+        cache_for: seconds(get, "JOBS_INTROSPECTION_CACHE_SECONDS", 30)?,
     }))
 }
 
@@ -287,7 +410,13 @@ mod tests {
         .unwrap();
         assert_eq!(config.job_types, ["crawl", "audit"]);
         let jwt = config.auth.jwt.unwrap();
-        assert_eq!(jwt.algorithm, Algorithm::HS256);
+        assert!(matches!(
+            jwt.keys,
+            JwtKeys::Static {
+                algorithm: Algorithm::HS256,
+                ..
+            }
+        ));
         assert_eq!(jwt.issuer.as_deref(), Some("https://issuer.example"));
         assert_eq!(jwt.audience, None);
     }

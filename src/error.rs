@@ -10,6 +10,8 @@ use crate::validation::FieldError;
 
 /// Seconds a client should wait before retrying when DynamoDB throttles or is unreachable.
 const RETRY_AFTER_SECONDS: &str = "1";
+/// The identity provider is tried again no sooner than this (`auth::jwks`).
+const IDENTITY_RETRY_AFTER_SECONDS: &str = "5";
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -38,6 +40,9 @@ pub enum ApiError {
     Throttled,
     /// `503`: DynamoDB cannot be reached or timed out.
     Unavailable,
+    /// `503`: the identity provider cannot be reached to check a token (its keys or its
+    /// introspection endpoint).
+    IdentityUnavailable,
     /// `500`: anything unexpected; the cause is logged, never returned.
     Internal,
 }
@@ -55,7 +60,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::IdentityUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +83,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => json!("Content-Type must be application/json"),
             ApiError::Throttled => json!("Too many requests, retry later"),
             ApiError::Unavailable => json!("Service temporarily unavailable, retry later"),
+            ApiError::IdentityUnavailable => {
+                json!("The identity provider cannot be reached to check this token, retry later")
+            }
             ApiError::Internal => json!("Internal Server Error"),
         };
         let mut response = response::json(status, &json!({ "detail": detail }));
@@ -91,6 +101,12 @@ impl ApiError {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            ApiError::IdentityUnavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(IDENTITY_RETRY_AFTER_SECONDS),
                 );
             }
             _ => {}

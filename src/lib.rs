@@ -1,8 +1,8 @@
 //! # Jobs API
 //!
 //! An AWS Lambda function behind API Gateway that creates and tracks batch jobs
-//! (enrichment, crawl, import, export…) in DynamoDB. The contract is
-//! `../shared/spec/jobs-api.md`; the README says how to run, test and deploy it.
+//! (enrichment, crawl, import, export…) in DynamoDB. The contract is the README and
+//! `openapi.yaml`; the README also says how to run, test and deploy it.
 //!
 //! ## Layout
 //!
@@ -12,7 +12,10 @@
 //!   turn any [`ApiError`] into its response, log one line.
 //! - [`router`]: method and path to a [`router::Route`]; `404` and `405` are decided here.
 //! - [`auth`]: the [`auth::Caller`] (organization, user, permissions), from the API Gateway
-//!   authorizer's claims or from a JWT the function verifies itself.
+//!   authorizer's claims or from a token the function checks itself (a JWT against a key
+//!   or the provider's JWKS, an opaque session by introspection).
+//! - [`origin`]: browser callers: CORS, and the refusal of writes another site forged
+//!   with the caller's cookie.
 //! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
 //! - [`body`], [`query`] and [`validation`]: the JSON body (content type, size, parsing),
 //!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions.
@@ -26,7 +29,8 @@
 //!
 //! ## The path of a request
 //!
-//! `main` → [`App::handle`] → [`router::route`] → [`auth::authenticate`] →
+//! `main` → [`App::handle`] (→ [`origin::preflight`]) → [`router::route`] →
+//! [`auth::Authenticator::authenticate`] → [`origin::refuse_cross_site_write`] →
 //! `routes::<endpoint>::handle` (→ [`body`] → [`validation`] → [`job`] → [`store`]) →
 //! response (or [`ApiError::into_response`]) → one JSON log line.
 
@@ -39,6 +43,7 @@ pub mod error;
 pub mod idempotency;
 pub mod job;
 pub mod logging;
+pub mod origin;
 pub mod query;
 pub mod response;
 pub mod router;

@@ -35,6 +35,14 @@ impl Route {
         }
     }
 
+    /// Whether the route changes state (and so must not be forgeable from another site).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Route::CreateJob | Route::ReportProgress(_) | Route::CancelJob(_)
+        )
+    }
+
     /// The job the route is about, if any.
     pub fn job_id(&self) -> Option<&str> {
         match self {

@@ -274,7 +274,8 @@ async fn callers_without_valid_credentials_are_401_with_www_authenticate() {
 
 #[tokio::test]
 async fn a_token_in_a_session_cookie_is_accepted() {
-    let app = app().await;
+    // A write by cookie must come from an allowed origin (tests/browser_callers.rs).
+    let app = app_with(&[("JOBS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
     for cookie in ["stytch_session_jwt", "stytch_session"] {
         let org = unique_org("cookie");
         let header = format!("theme=dark; {cookie}={}", token(&claims(&org)));
@@ -282,7 +283,11 @@ async fn a_token_in_a_session_cookie_is_accepted() {
         let request = request(
             "POST",
             "/api/jobs/",
-            &[("content-type", "application/json"), ("cookie", &header)],
+            &[
+                ("content-type", "application/json"),
+                ("cookie", &header),
+                ("origin", "https://app.example.com"),
+            ],
             &body,
         );
         let reply = send(&app, request).await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod http;
+pub mod idp;
 pub mod proxy;
 
 use std::collections::HashMap;
@@ -30,13 +31,22 @@ pub async fn client() -> Client {
 }
 
 pub async fn app() -> App {
+    app_with(&[]).await
+}
+
+/// An app configured as the test command's, with some settings changed (`""` unsets one).
+pub async fn app_with(settings: &[(&str, &str)]) -> App {
     // The handler's log lines, shown for failing tests (`RUST_LOG=info` for more).
     let level = std::env::var("RUST_LOG").ok().and_then(|l| l.parse().ok());
     let _ = tracing_subscriber::fmt()
         .with_max_level(level.unwrap_or(tracing_subscriber::filter::LevelFilter::WARN))
         .with_test_writer()
         .try_init();
-    let config = Config::from_env().expect("test configuration");
+    let config = Config::from_lookup(|name| match settings.iter().find(|(n, _)| *n == name) {
+        Some((_, value)) => Some(value.to_string()),
+        None => std::env::var(name).ok(),
+    })
+    .expect("test configuration");
     App::new(config, client().await)
 }
 

@@ -1,23 +1,36 @@
-//! Who is calling, for which organization, allowed to do what: the [`Caller`].
+//! Who is calling, for which organization, allowed to do what: the [`Caller`], and the
+//! [`Credential`] that proved it.
 //!
 //! Claims come from the API Gateway authorizer when the event carries them (the gateway
-//! has verified the token already), otherwise from a bearer JWT — `Authorization` header,
-//! or the `stytch_session_jwt` / `stytch_session` cookie — that the function verifies
-//! itself against the configured key. `X-Organization-ID` picks one of the organizations
-//! the claims allow.
+//! has verified the token already). Otherwise the function checks the token a request
+//! presents ([`token`]): a JWT — `Authorization: Bearer`, or the `stytch_session_jwt` /
+//! `stytch_session` cookie — against a configured key or the provider's key set
+//! ([`jwks`]); an opaque session token with the provider's introspection endpoint
+//! ([`introspection`]). `X-Organization-ID` picks one of the organizations the claims
+//! allow.
 
-use lambda_http::http::header;
+mod fetch;
+pub mod introspection;
+pub mod jwks;
+pub mod token;
+
+use jsonwebtoken::Algorithm;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
-use crate::config::{AuthConfig, ClaimNames, JwtConfig};
+use crate::config::{AuthConfig, ClaimNames, JwtConfig, JwtKeys};
 use crate::error::ApiError;
+use fetch::Fetcher;
+use introspection::{Answer, Introspector};
+use jwks::{KeyError, KeySet};
+pub use token::Credential;
+use token::{Carrier, Presented};
 
 pub const ORGANIZATION_HEADER: &str = "x-organization-id";
-const TOKEN_COOKIES: [&str; 2] = ["stytch_session_jwt", "stytch_session"];
 /// Organization ids become part of DynamoDB keys: keep them to a plain alphabet.
 const MAX_ORGANIZATION_ID_LEN: usize = 128;
+const INVALID_TOKEN: ApiError = ApiError::Unauthenticated("Invalid or expired token");
 
 type Claims = Map<String, Value>;
 
@@ -55,13 +68,104 @@ impl Caller {
     }
 }
 
-/// Resolves the caller of `request`, or `401` / `403` / `422`.
-pub fn authenticate(request: &Request, config: &AuthConfig) -> Result<Caller, ApiError> {
-    let claims = match authorizer_claims(request) {
-        Some(claims) => claims,
-        None => verified_token_claims(request, config.jwt.as_ref())?,
-    };
-    caller_from_claims(&claims, &config.claims, organization_header(request)?)
+/// The configuration and what it keeps across invocations: the provider's keys and
+/// recent introspection answers.
+pub struct Authenticator {
+    config: AuthConfig,
+    key_set: Option<KeySet>,
+    introspector: Option<Introspector>,
+    fetcher: Fetcher,
+}
+
+impl Authenticator {
+    pub fn new(config: AuthConfig) -> Self {
+        let key_set = match config.jwt.as_ref().map(|jwt| &jwt.keys) {
+            Some(JwtKeys::Jwks { url, max_age }) => Some(KeySet::new(url.clone(), *max_age)),
+            _ => None,
+        };
+        let introspector = config.introspection.clone().map(Introspector::new);
+        Authenticator {
+            config,
+            key_set,
+            introspector,
+            fetcher: Fetcher::default(),
+        }
+    }
+
+    /// Resolves the caller of `request`, or `401` / `403` / `422` (`503` when the
+    /// identity provider cannot be reached to tell).
+    pub async fn authenticate(&self, request: &Request) -> Result<(Caller, Credential), ApiError> {
+        let (claims, credential) = match authorizer_claims(request) {
+            Some(claims) => (claims, token::gateway_credential(request)),
+            None => {
+                let presented = token::presented(request)
+                    .ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+                (self.verify(&presented).await?, presented.credential())
+            }
+        };
+        let caller =
+            caller_from_claims(&claims, &self.config.claims, organization_header(request)?)?;
+        Ok((caller, credential))
+    }
+
+    async fn verify(&self, presented: &Presented) -> Result<Claims, ApiError> {
+        if presented.is_jwt() {
+            let jwt = self
+                .config
+                .jwt
+                .as_ref()
+                .ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+            return self.verify_jwt(&presented.token, jwt).await;
+        }
+        let Some(introspector) = &self.introspector else {
+            return Err(match presented.carrier {
+                Carrier::SessionCookie => ApiError::Unauthenticated(
+                    "This deployment cannot check opaque session tokens (stytch_session): send the session JWT (stytch_session_jwt cookie) or a bearer token",
+                ),
+                _ => INVALID_TOKEN,
+            });
+        };
+        match introspector
+            .introspect(&presented.token, &self.fetcher)
+            .await
+        {
+            Ok(Answer::Active(claims)) => Ok(claims),
+            Ok(Answer::Inactive) => Err(ApiError::Unauthenticated("Session is not active")),
+            Err(error) => {
+                tracing::warn!(reason = %error.0, "token introspection failed");
+                Err(ApiError::IdentityUnavailable)
+            }
+        }
+    }
+
+    async fn verify_jwt(&self, token: &str, jwt: &JwtConfig) -> Result<Claims, ApiError> {
+        let (algorithm, key) = match (&jwt.keys, &self.key_set) {
+            (JwtKeys::Static { algorithm, key }, _) => (*algorithm, key.clone()),
+            (JwtKeys::Jwks { .. }, Some(key_set)) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|error| refused(&error))?;
+                let kid = header.kid.ok_or_else(|| {
+                    tracing::info!(reason = "no kid", "token refused");
+                    INVALID_TOKEN
+                })?;
+                match key_set.key(&kid, &self.fetcher).await {
+                    Ok(found) => (found.algorithm, found.key),
+                    Err(KeyError::Unknown) => {
+                        tracing::info!(reason = "unknown kid", "token refused");
+                        return Err(INVALID_TOKEN);
+                    }
+                    Err(KeyError::Unavailable) => return Err(ApiError::IdentityUnavailable),
+                }
+            }
+            (JwtKeys::Jwks { .. }, None) => return Err(ApiError::Internal),
+        };
+        verify(token, algorithm, &key, jwt).map_err(|error| refused(&error))
+    }
+}
+
+/// A refused token: the kind of failure is logged, never the token itself.
+fn refused(error: &jsonwebtoken::errors::Error) -> ApiError {
+    tracing::info!(reason = ?error.kind(), "token refused");
+    INVALID_TOKEN
 }
 
 /// Claims the API Gateway authorizer put in the request context: an HTTP API JWT
@@ -97,18 +201,15 @@ fn authorizer_claims(request: &Request) -> Option<Claims> {
     )
 }
 
-fn verified_token_claims(request: &Request, jwt: Option<&JwtConfig>) -> Result<Claims, ApiError> {
-    let token = bearer_token(request).ok_or(ApiError::Unauthenticated("Not authenticated"))?;
-    let jwt = jwt.ok_or(ApiError::Unauthenticated("Not authenticated"))?;
-    verify(&token, jwt).map_err(|error| {
-        // The kind of failure only: never the token itself.
-        tracing::info!(reason = ?error.kind(), "token refused");
-        ApiError::Unauthenticated("Invalid or expired token")
-    })
-}
-
-pub fn verify(token: &str, jwt: &JwtConfig) -> jsonwebtoken::errors::Result<Claims> {
-    let mut validation = jsonwebtoken::Validation::new(jwt.algorithm);
+/// The claims of `token` if `key` signed it with `algorithm` (the only one accepted) and
+/// its time, issuer and audience are right.
+pub fn verify(
+    token: &str,
+    algorithm: Algorithm,
+    key: &jsonwebtoken::DecodingKey,
+    jwt: &JwtConfig,
+) -> jsonwebtoken::errors::Result<Claims> {
+    let mut validation = jsonwebtoken::Validation::new(algorithm);
     validation.validate_nbf = true;
     validation.leeway = 30;
     match &jwt.audience {
@@ -118,33 +219,7 @@ pub fn verify(token: &str, jwt: &JwtConfig) -> jsonwebtoken::errors::Result<Clai
     if let Some(issuer) = &jwt.issuer {
         validation.set_issuer(&[issuer]);
     }
-    jsonwebtoken::decode::<Claims>(token, &jwt.key, &validation).map(|data| data.claims)
-}
-
-/// `Authorization: Bearer …` first, then the session cookies.
-fn bearer_token(request: &Request) -> Option<String> {
-    if let Some(value) = request.headers().get(header::AUTHORIZATION) {
-        let text = value.to_str().ok()?.trim();
-        let (scheme, token) = text.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-            .filter(|token| !token.is_empty());
-    }
-    let cookies: Vec<(&str, &str)> = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .collect();
-    TOKEN_COOKIES.iter().find_map(|wanted| {
-        cookies
-            .iter()
-            .find(|(name, value)| name == wanted && !value.is_empty())
-            .map(|(_, value)| value.to_string())
-    })
+    jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims)
 }
 
 fn organization_header(request: &Request) -> Result<Option<String>, ApiError> {
@@ -261,11 +336,21 @@ mod tests {
 
     fn jwt_config() -> JwtConfig {
         JwtConfig {
-            algorithm: Algorithm::HS256,
-            key: DecodingKey::from_secret(SECRET),
+            keys: JwtKeys::Static {
+                algorithm: Algorithm::HS256,
+                key: key(),
+            },
             issuer: Some("issuer-a".into()),
             audience: Some("jobs".into()),
         }
+    }
+
+    fn key() -> DecodingKey {
+        DecodingKey::from_secret(SECRET)
+    }
+
+    fn check(token: &str) -> jsonwebtoken::errors::Result<Claims> {
+        verify(token, Algorithm::HS256, &key(), &jwt_config())
     }
 
     fn now() -> u64 {
@@ -358,7 +443,7 @@ mod tests {
 
     #[test]
     fn a_valid_token_verifies() {
-        let verified = verify(&sign(good_claims(), SECRET), &jwt_config()).unwrap();
+        let verified = check(&sign(good_claims(), SECRET)).unwrap();
         assert_eq!(verified["sub"], "u1");
     }
 
@@ -386,10 +471,7 @@ mod tests {
             ),
             ("garbage", "not.a.token".to_owned()),
         ] {
-            assert!(
-                verify(&token, &jwt_config()).is_err(),
-                "{why} should be refused"
-            );
+            assert!(check(&token).is_err(), "{why} should be refused");
         }
     }
 
@@ -399,6 +481,6 @@ mod tests {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = b64.encode(good_claims().to_string());
-        assert!(verify(&format!("{header}.{payload}."), &jwt_config()).is_err());
+        assert!(check(&format!("{header}.{payload}.")).is_err());
     }
 }

@@ -1,0 +1,153 @@
+//! Opaque session tokens (the `stytch_session` cookie), checked with the identity
+//! provider's RFC 7662 introspection endpoint. Answers are reused for a short while per
+//! token (never past the token's expiry), keyed by the token's SHA-256 so that the
+//! cache holds no token.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use super::fetch::{FetchError, Fetcher};
+use crate::config::IntrospectionConfig;
+
+/// Enough for every live session of a busy container; past it, the cache starts over.
+const MAX_ENTRIES: usize = 10_000;
+
+type Digest = [u8; 32];
+pub type Claims = Map<String, Value>;
+
+/// What the provider said of a token.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Active(Claims),
+    Inactive,
+}
+
+pub struct Introspector {
+    config: IntrospectionConfig,
+    cache: Mutex<HashMap<Digest, (Instant, Answer)>>,
+}
+
+impl Introspector {
+    pub fn new(config: IntrospectionConfig) -> Self {
+        Introspector {
+            config,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn introspect(&self, token: &str, fetcher: &Fetcher) -> Result<Answer, FetchError> {
+        let digest = digest(token);
+        let now = Instant::now();
+        if let Some((until, answer)) = self.cache.lock().await.get(&digest)
+            && now < *until
+        {
+            return Ok(answer.clone());
+        }
+        let document = fetcher
+            .post_form(
+                &self.config.url,
+                self.config.client.as_ref(),
+                &[("token", token)],
+            )
+            .await?;
+        let (answer, lifetime) = read_answer(document, unix_now(), self.config.cache_for)?;
+        let mut cache = self.cache.lock().await;
+        if cache.len() >= MAX_ENTRIES {
+            cache.retain(|_, (until, _)| now < *until);
+            if cache.len() >= MAX_ENTRIES {
+                cache.clear();
+            }
+        }
+        cache.insert(digest, (now + lifetime, answer.clone()));
+        Ok(answer)
+    }
+}
+
+fn digest(token: &str) -> Digest {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// The answer in an introspection response, and how long it may be reused. An active
+/// token past its `exp` (or not yet at its `nbf`) is inactive whatever the provider says.
+pub fn read_answer(
+    document: Value,
+    now: u64,
+    cache_for: Duration,
+) -> Result<(Answer, Duration), FetchError> {
+    let Value::Object(mut claims) = document else {
+        return Err(FetchError("introspection answer is not an object".into()));
+    };
+    let Some(Value::Bool(active)) = claims.remove("active") else {
+        return Err(FetchError(
+            "introspection answer has no boolean \"active\"".into(),
+        ));
+    };
+    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    let (expires, not_before) = (time("exp"), time("nbf"));
+    let in_time = expires.is_none_or(|exp| now < exp) && not_before.is_none_or(|nbf| nbf <= now);
+    if !active || !in_time {
+        return Ok((Answer::Inactive, cache_for));
+    }
+    let lifetime = match expires {
+        Some(exp) => cache_for.min(Duration::from_secs(exp - now)),
+        None => cache_for,
+    };
+    Ok((Answer::Active(claims), lifetime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const CACHE: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn an_active_token_gives_its_claims_for_at_most_its_lifetime() {
+        let answer = read_answer(
+            json!({"active": true, "sub": "u1", "organizations": ["o"], "exp": 1_010}),
+            1_000,
+            CACHE,
+        )
+        .unwrap();
+        let Answer::Active(claims) = answer.0 else {
+            panic!("active")
+        };
+        assert_eq!(claims["sub"], "u1");
+        assert!(!claims.contains_key("active"));
+        assert_eq!(answer.1, Duration::from_secs(10));
+        let long = read_answer(json!({"active": true, "exp": 9_999}), 1_000, CACHE).unwrap();
+        assert_eq!(long.1, CACHE);
+    }
+
+    #[test]
+    fn inactive_expired_or_early_tokens_are_inactive() {
+        for document in [
+            json!({"active": false}),
+            json!({"active": true, "exp": 1_000}),
+            json!({"active": true, "nbf": 1_001}),
+        ] {
+            let (answer, _) = read_answer(document.clone(), 1_000, CACHE).unwrap();
+            assert_eq!(answer, Answer::Inactive, "{document}");
+        }
+    }
+
+    #[test]
+    fn answers_without_a_boolean_active_are_errors() {
+        for document in [json!({"active": "true"}), json!({}), json!([1])] {
+            assert!(read_answer(document, 1_000, CACHE).is_err());
+        }
+    }
+}
