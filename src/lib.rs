@@ -15,7 +15,8 @@
 //!   authorizer's claims or from a JWT the function verifies itself.
 //! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
 //! - [`body`], [`query`] and [`validation`]: the JSON body (content type, size, parsing),
-//!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions.
+//!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions;
+//!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
 //! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
 //!   progress report or a cancel changes a job) as plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design, the item mapping, conditional writes,
@@ -35,6 +36,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod cursor;
+pub mod decimal;
 pub mod error;
 pub mod idempotency;
 pub mod job;
