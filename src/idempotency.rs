@@ -8,10 +8,13 @@
 //! record's completion then commit in one transaction, so no crash can leave a job
 //! written without its key, or a key completed without its job.
 
+use std::convert::Infallible;
+
 use aws_lc_rs::digest;
 use lambda_http::Request;
 use serde_json::Value;
 
+use crate::decimal;
 use crate::error::ApiError;
 use crate::time::Timestamp;
 use crate::validation::FieldError;
@@ -45,8 +48,11 @@ pub fn key(request: &Request) -> Result<Option<String>, ApiError> {
 }
 
 /// What makes two requests the same: the route, the job, and the body as JSON (so
-/// whitespace and key order do not matter). SHA-256, hex.
+/// whitespace, key order and how a number is written — `1E+2`, `100` — do not matter).
+/// SHA-256, hex.
 pub fn fingerprint(route: &str, job_id: Option<&str>, body: &Value) -> String {
+    let rewritten = decimal::rewrite_numbers(body, &|n| Ok::<_, Infallible>(decimal::canonical(n)));
+    let body = rewritten.unwrap_or_else(|refused| match refused.reason {});
     let canonical = format!("{route}\n{}\n{body}", job_id.unwrap_or_default());
     let digest = digest::digest(&digest::SHA256, canonical.as_bytes());
     digest
@@ -189,6 +195,21 @@ mod tests {
             fingerprint("progress", Some("j1"), &a)
         );
         assert_eq!(fingerprint("x", None, &a).len(), 64);
+    }
+
+    #[test]
+    fn the_fingerprint_compares_numbers_as_decimals() {
+        let body = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        let print = |text: &str| fingerprint("create", None, &body(text));
+        assert_eq!(
+            print(r#"{"n": 100, "m": [1.5, -0]}"#),
+            print(r#"{"n": 1E+2, "m": [1.50, 0]}"#)
+        );
+        assert_ne!(
+            print(r#"{"n": 12.345678901234567890123}"#),
+            print(r#"{"n": 12.345678901234567}"#),
+            "digits past f64's are part of the request"
+        );
     }
 
     fn record(completed: bool, claimed_at: u64) -> Record {

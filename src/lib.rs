@@ -18,7 +18,8 @@
 //!   with the caller's cookie.
 //! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
 //! - [`body`], [`query`] and [`validation`]: the JSON body (content type, size, parsing),
-//!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions.
+//!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions;
+//!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
 //! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
 //!   progress report or a cancel changes a job) as plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design, the item mapping, conditional writes,
@@ -39,6 +40,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod cursor;
+pub mod decimal;
 pub mod error;
 pub mod idempotency;
 pub mod job;

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::decimal::{self, Decimal};
 use crate::error::ApiError;
 
 /// The largest count we accept: the largest integer every JSON client can represent exactly.
@@ -15,7 +16,8 @@ pub const MAX_COUNT: u64 = (1 << 53) - 1;
 pub struct FieldError {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub loc: Vec<String>,
+    /// Field names (strings) and list indices (integers), as pydantic writes them.
+    pub loc: Vec<Value>,
     pub msg: String,
     pub input: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,7 +28,7 @@ impl FieldError {
     pub fn new(kind: &'static str, loc: &[&str], msg: impl Into<String>, input: &Value) -> Self {
         FieldError {
             kind,
-            loc: loc.iter().map(|part| part.to_string()).collect(),
+            loc: loc.iter().map(|&part| Value::from(part)).collect(),
             msg: msg.into(),
             input: input.clone(),
             ctx: None,
@@ -107,33 +109,25 @@ pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
     let Value::Number(number) = value else {
         return Err(int_type());
     };
-    if let Some(n) = number.as_u64() {
-        return if n <= MAX_COUNT {
-            Ok(n)
-        } else {
-            Err(too_large())
-        };
-    }
-    if number.is_i64() {
-        return Err(too_small());
-    }
-    // Only floats are left: integer literals beyond 64 bits land here too.
-    let float = number.as_f64().unwrap_or(f64::NAN);
-    if float.fract() != 0.0 {
-        Err(FieldError::new(
+    let text = number.as_str();
+    let Some(decimal) = Decimal::parse(text) else {
+        return Err(int_type());
+    };
+    if !decimal.is_integer() {
+        return Err(FieldError::new(
             "int_from_float",
             loc,
             "Input should be a valid integer, got a number with a fractional part",
             value,
-        ))
-    } else if float.abs() > MAX_COUNT as f64 {
-        Err(if float < 0.0 {
-            too_small()
-        } else {
-            too_large()
-        })
-    } else {
-        Err(int_type())
+        ));
+    }
+    match decimal.integer_magnitude().filter(|&n| n <= MAX_COUNT) {
+        None if decimal.is_negative() => Err(too_small()),
+        None => Err(too_large()),
+        // A whole number written as a float (`1.0`, `1e2`) is not a JSON integer.
+        Some(_) if text.contains(['.', 'e', 'E']) => Err(int_type()),
+        Some(_) if decimal.is_negative() => Err(too_small()),
+        Some(n) => Ok(n),
     }
 }
 
@@ -217,21 +211,26 @@ pub fn object(
         let reason = format!("nested deeper than {} levels", limits.max_depth);
         return Err(FieldError::value_error(loc, &reason, value));
     }
-    let size = serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len());
+    // Numbers are kept as the decimals sent, in canonical text, so that the answer, the
+    // item and every later read agree; one DynamoDB would round is refused instead.
+    let map = decimal::rewrite_numbers_in(map, &decimal::as_stored).map_err(|refused| {
+        let input = Value::Number(refused.number);
+        let mut error = FieldError::value_error(loc, &refused.reason.to_string(), &input);
+        error.loc.extend(refused.path);
+        error
+    })?;
+    // Measured as stored: canonical text can be longer than the text sent (`1e37`).
+    let size = serde_json::to_vec(&map).map_or(usize::MAX, |bytes| bytes.len());
     if size > limits.max_bytes {
         let reason = format!("larger than {} bytes as JSON", limits.max_bytes);
         return Err(FieldError::value_error(loc, &reason, &json!({})));
-    }
-    if !numbers_fit_dynamodb(value) {
-        let reason = "holds a number DynamoDB cannot store (magnitude must be 0 or between 1e-130 and 1e126)";
-        return Err(FieldError::value_error(loc, reason, value));
     }
     if has_empty_key(value) {
         // DynamoDB cannot name an empty attribute in an update, nor read one back reliably.
         let reason = "has an empty key (keys must be at least one character)";
         return Err(FieldError::value_error(loc, reason, value));
     }
-    Ok(map.clone())
+    Ok(map)
 }
 
 fn depth(value: &Value) -> usize {
@@ -252,28 +251,29 @@ fn has_empty_key(value: &Value) -> bool {
     }
 }
 
-fn numbers_fit_dynamodb(value: &Value) -> bool {
-    match value {
-        Value::Number(number) if number.is_f64() => {
-            let magnitude = number.as_f64().unwrap_or(f64::NAN).abs();
-            magnitude == 0.0 || (1e-130..1e126).contains(&magnitude)
-        }
-        Value::Object(map) => map.values().all(numbers_fit_dynamodb),
-        Value::Array(items) => items.iter().all(numbers_fit_dynamodb),
-        _ => true,
-    }
-}
-
 /// `(type, loc joined by '.')` of each problem of a refused request, for tests.
 #[cfg(test)]
 pub fn problem_list<T: std::fmt::Debug>(result: Result<T, ApiError>) -> Vec<(String, String)> {
     match result {
         Err(ApiError::Validation(errors)) => errors
             .into_iter()
-            .map(|e| (e.kind.to_owned(), e.loc.join(".")))
+            .map(|e| (e.kind.to_owned(), loc_text(&e.loc)))
             .collect(),
         other => panic!("expected a validation error, got {other:?}"),
     }
+}
+
+/// `loc` as `body.metadata.items.0`, for tests.
+#[cfg(test)]
+pub fn loc_text(loc: &[Value]) -> String {
+    let parts: Vec<String> = loc
+        .iter()
+        .map(|part| {
+            part.as_str()
+                .map_or_else(|| part.to_string(), str::to_owned)
+        })
+        .collect();
+    parts.join(".")
 }
 
 #[cfg(test)]
@@ -301,6 +301,26 @@ mod tests {
         assert_eq!(kind(count(&huge, LOC)), "less_than_equal");
         let very_negative: Value = serde_json::from_str("-1000000000000000000000000").unwrap();
         assert_eq!(kind(count(&very_negative, LOC)), "greater_than_equal");
+    }
+
+    #[test]
+    fn count_reads_the_number_sent_exactly() {
+        let read = |text: &str| count(&serde_json::from_str(text).unwrap(), LOC);
+        assert_eq!(read("-0"), Ok(0), "-0 is the integer 0");
+        assert_eq!(read("9007199254740991"), Ok(MAX_COUNT));
+        for (text, expected) in [
+            ("1e400", "less_than_equal"),
+            ("-1e400", "greater_than_equal"),
+            ("9007199254740992", "less_than_equal"),
+            ("1e2", "int_type"),
+            ("-1.0", "int_type"),
+            ("-0.0", "int_type"),
+            ("1.0000000000000000000001", "int_from_float"),
+            ("1e-400", "int_from_float"),
+            ("-0.5", "int_from_float"),
+        ] {
+            assert_eq!(kind(read(text)), expected, "{text}");
+        }
     }
 
     #[test]
@@ -373,6 +393,44 @@ mod tests {
                 .kind,
             "value_error"
         );
+    }
+
+    #[test]
+    fn object_numbers_are_canonical_or_refused_at_their_path() {
+        let limits = ObjectLimits {
+            max_bytes: 1024,
+            max_depth: 5,
+        };
+        let sent: Value =
+            serde_json::from_str(r#"{"a": [1E+2, {"b": 1.50}], "id": 98765432109876543210}"#)
+                .unwrap();
+        let loc = &["body", "metadata"];
+        let kept = Value::Object(object(&sent, loc, limits).unwrap());
+        assert_eq!(
+            kept.to_string(),
+            r#"{"a":[100,{"b":1.5}],"id":98765432109876543210}"#
+        );
+        let too_precise = format!(
+            r#"{{"order": {{"lines": [1, {{"id": 1{}}}]}}}}"#,
+            "0".repeat(37) + "1"
+        );
+        let error = object(&serde_json::from_str(&too_precise).unwrap(), loc, limits).unwrap_err();
+        assert_eq!(
+            serde_json::to_value(&error).unwrap(),
+            json!({
+                "type": "value_error",
+                "loc": ["body", "metadata", "order", "lines", 1, "id"],
+                "msg": "Value error, a number with more than 38 significant digits, which DynamoDB cannot store exactly",
+                "input": serde_json::from_str::<Value>(&format!("1{}1", "0".repeat(37))).unwrap(),
+            })
+        );
+        // The size limit applies to the numbers as stored.
+        let small = ObjectLimits {
+            max_bytes: 30,
+            max_depth: 5,
+        };
+        let short: Value = serde_json::from_str(r#"{"n": 1e37}"#).unwrap();
+        assert_eq!(object(&short, loc, small).unwrap_err().kind, "value_error");
     }
 
     #[test]

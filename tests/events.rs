@@ -87,6 +87,34 @@ async fn rest_api_event_with_stage_and_lambda_authorizer_creates_a_job() {
     assert_eq!(body["triggered_by"], "scheduler");
 }
 
+/// serde_json keeps numbers' text (`arbitrary_precision`), which changes how `lambda_http`
+/// reads an event through its untagged request types: numbers of every kind, in an
+/// authorizer's context and in fields it does not know, must still read.
+#[tokio::test]
+async fn events_holding_numbers_of_every_kind_are_read() {
+    let numbers: Value = serde_json::from_str(
+        r#"{"ratio": 1.5, "big": 98765432109876543210, "tiny": 1e-300, "zero": -0, "count": 7}"#,
+    )
+    .unwrap();
+    for file in ["create-job.rest-api.json", "create-job.http-api.json"] {
+        let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut event: Value = serde_json::from_str(&text).unwrap();
+        let authorizer = &mut event["requestContext"]["authorizer"];
+        if authorizer["jwt"].is_object() {
+            authorizer["lambda"] = numbers.clone();
+        } else if let (Value::Object(fields), Value::Object(extra)) = (authorizer, &numbers) {
+            fields.extend(extra.clone());
+        }
+        event["requestContext"]["extra"] = numbers.clone();
+        event["extra"] = numbers.clone();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .unwrap_or_else(|e| panic!("{file} with numbers: {e}"));
+        let reply = send(&app().await, request).await;
+        assert_eq!(reply.status, 201, "{file}: {}", reply.body);
+    }
+}
+
 #[tokio::test]
 async fn base64_encoded_body_is_decoded() {
     assert_created(

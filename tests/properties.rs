@@ -86,7 +86,7 @@ fn assert_fastapi_errors(error: ApiError) -> Result<(), TestCaseError> {
     };
     prop_assert!(!entries.is_empty());
     for entry in entries {
-        prop_assert_eq!(entry.loc.first().map(String::as_str), Some("body"));
+        prop_assert_eq!(entry.loc.first().and_then(Value::as_str), Some("body"));
         prop_assert!(!entry.msg.is_empty());
         let shape = serde_json::to_value(&entry).unwrap();
         prop_assert!(shape.get("type").is_some() && shape.get("input").is_some());

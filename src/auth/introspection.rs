@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use super::fetch::{FetchError, Fetcher};
 use crate::config::IntrospectionConfig;
+use crate::decimal::Decimal;
 
 /// Enough for every live session of a busy container; past it, the cache starts over.
 const MAX_ENTRIES: usize = 10_000;
@@ -94,14 +95,26 @@ pub fn read_answer(
             "introspection answer has no boolean \"active\"".into(),
         ));
     };
-    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
-    let (expires, not_before) = (time("exp"), time("nbf"));
-    let in_time = expires.is_none_or(|exp| now < exp) && not_before.is_none_or(|nbf| nbf <= now);
+    // Dates compared exactly (RFC 7519 allows fractions); a date that is no number
+    // makes the answer unusable rather than the token timeless.
+    let time = |name: &str| match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => Decimal::parse(number.as_str())
+            .map(|date| Some((date, number.as_f64().unwrap_or(0.0))))
+            .ok_or_else(|| FetchError(format!("introspection answer has an odd \"{name}\""))),
+        Some(_) => Err(FetchError(format!(
+            "introspection answer has an odd \"{name}\""
+        ))),
+    };
+    let (expires, not_before) = (time("exp")?, time("nbf")?);
+    let now_exact = Decimal::from(now);
+    let in_time = expires.as_ref().is_none_or(|(exp, _)| now_exact < *exp)
+        && not_before.as_ref().is_none_or(|(nbf, _)| *nbf <= now_exact);
     if !active || !in_time {
         return Ok((Answer::Inactive, cache_for));
     }
     let lifetime = match expires {
-        Some(exp) => cache_for.min(Duration::from_secs(exp - now)),
+        Some((_, exp)) => cache_for.min(Duration::from_secs_f64((exp - now as f64).max(0.0))),
         None => cache_for,
     };
     Ok((Answer::Active(claims), lifetime))
@@ -134,10 +147,13 @@ mod tests {
 
     #[test]
     fn inactive_expired_or_early_tokens_are_inactive() {
+        let fraction = |text: &str| serde_json::from_str::<Value>(text).unwrap();
         for document in [
             json!({"active": false}),
             json!({"active": true, "exp": 1_000}),
             json!({"active": true, "nbf": 1_001}),
+            json!({"active": true, "exp": fraction("999.5")}),
+            json!({"active": true, "nbf": fraction("1000.001")}),
         ] {
             let (answer, _) = read_answer(document.clone(), 1_000, CACHE).unwrap();
             assert_eq!(answer, Answer::Inactive, "{document}");
@@ -146,7 +162,12 @@ mod tests {
 
     #[test]
     fn answers_without_a_boolean_active_are_errors() {
-        for document in [json!({"active": "true"}), json!({}), json!([1])] {
+        for document in [
+            json!({"active": "true"}),
+            json!({}),
+            json!([1]),
+            json!({"active": true, "exp": "soon"}),
+        ] {
             assert!(read_answer(document, 1_000, CACHE).is_err());
         }
     }

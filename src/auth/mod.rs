@@ -20,6 +20,7 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use crate::config::{AuthConfig, ClaimNames, JwtConfig, JwtKeys};
+use crate::decimal::Decimal;
 use crate::error::ApiError;
 use fetch::Fetcher;
 use introspection::{Answer, Introspector};
@@ -31,6 +32,8 @@ pub const ORGANIZATION_HEADER: &str = "x-organization-id";
 /// Organization ids become part of DynamoDB keys: keep them to a plain alphabet.
 const MAX_ORGANIZATION_ID_LEN: usize = 128;
 const INVALID_TOKEN: ApiError = ApiError::Unauthenticated("Invalid or expired token");
+/// Clock skew allowed between the token's issuer and this function.
+const JWT_LEEWAY_SECONDS: u64 = 30;
 
 type Claims = Map<String, Value>;
 
@@ -210,8 +213,11 @@ pub fn verify(
     jwt: &JwtConfig,
 ) -> jsonwebtoken::errors::Result<Claims> {
     let mut validation = jsonwebtoken::Validation::new(algorithm);
-    validation.validate_nbf = true;
-    validation.leeway = 30;
+    // `exp` and `nbf` are checked by `check_dates`: jsonwebtoken reads them through
+    // `deserialize_any`, which cannot read a fractional date (RFC 7519 allows one) once
+    // serde_json keeps numbers' text (`arbitrary_precision`, for `decimal`).
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
     match &jwt.audience {
         Some(audience) => validation.set_audience(&[audience]),
         None => validation.validate_aud = false,
@@ -219,7 +225,32 @@ pub fn verify(
     if let Some(issuer) = &jwt.issuer {
         validation.set_issuer(&[issuer]);
     }
-    jsonwebtoken::decode::<Claims>(token, key, &validation).map(|data| data.claims)
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims;
+    check_dates(&claims, jsonwebtoken::get_current_timestamp())?;
+    Ok(claims)
+}
+
+/// `exp` (required) has not passed and `nbf` (if given) has come, `now` in seconds since
+/// the epoch, give or take the leeway; dates are compared exactly, fraction included.
+fn check_dates(claims: &Claims, now: u64) -> jsonwebtoken::errors::Result<()> {
+    use jsonwebtoken::errors::ErrorKind;
+    let date = |name: &str| match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => Decimal::parse(number.as_str())
+            .map(Some)
+            .ok_or_else(|| ErrorKind::InvalidClaimFormat(name.to_owned())),
+        Some(_) => Err(ErrorKind::InvalidClaimFormat(name.to_owned())),
+    };
+    let expires = date("exp")?.ok_or_else(|| ErrorKind::MissingRequiredClaim("exp".into()))?;
+    if expires < Decimal::from(now.saturating_sub(JWT_LEEWAY_SECONDS)) {
+        return Err(ErrorKind::ExpiredSignature.into());
+    }
+    if let Some(not_before) = date("nbf")?
+        && not_before > Decimal::from(now.saturating_add(JWT_LEEWAY_SECONDS))
+    {
+        return Err(ErrorKind::ImmatureSignature.into());
+    }
+    Ok(())
 }
 
 fn organization_header(request: &Request) -> Result<Option<String>, ApiError> {
@@ -473,6 +504,47 @@ mod tests {
         ] {
             assert!(check(&token).is_err(), "{why} should be refused");
         }
+    }
+
+    #[test]
+    fn dates_may_have_a_fraction_and_have_30_seconds_of_leeway() {
+        use jsonwebtoken::errors::ErrorKind;
+        let dates = |exp: &str, nbf: Option<&str>| {
+            let mut claims = good_claims();
+            claims["exp"] = serde_json::from_str(exp).unwrap();
+            if let Some(nbf) = nbf {
+                claims["nbf"] = serde_json::from_str(nbf).unwrap();
+            }
+            check(&sign(claims, SECRET)).map_err(|e| e.into_kind())
+        };
+        let at = |offset: i64, fraction: &str| format!("{}{fraction}", now() as i64 + offset);
+        assert!(dates(&at(600, ".5"), Some(&at(-60, ".25"))).is_ok());
+        assert!(
+            dates(&at(-20, ""), Some(&at(20, ""))).is_ok(),
+            "within the leeway"
+        );
+        assert!(dates("1.7e12", None).is_ok(), "any JSON number");
+        assert_eq!(
+            dates(&at(-3600, ".5"), None),
+            Err(ErrorKind::ExpiredSignature)
+        );
+        assert_eq!(dates(&at(-60, ""), None), Err(ErrorKind::ExpiredSignature));
+        assert_eq!(
+            dates(&at(600, ""), Some(&at(60, ".5"))),
+            Err(ErrorKind::ImmatureSignature)
+        );
+        assert_eq!(
+            dates(r#""4000000000""#, None),
+            Err(ErrorKind::InvalidClaimFormat("exp".into()))
+        );
+        assert_eq!(
+            dates(&at(600, ""), Some(r#""0""#)),
+            Err(ErrorKind::InvalidClaimFormat("nbf".into()))
+        );
+        assert_eq!(
+            dates("null", None),
+            Err(ErrorKind::MissingRequiredClaim("exp".into()))
+        );
     }
 
     #[test]

@@ -4,13 +4,17 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use crate::decimal::Decimal;
+
+/// The attribute value of `value`. Its numbers go as their text: validation made it the
+/// canonical text of a number DynamoDB holds exactly (`validation::object`).
 pub fn from_json(value: &Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
         Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::Number(n) => AttributeValue::N(n.as_str().to_owned()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(items) => AttributeValue::L(items.iter().map(from_json).collect()),
         Value::Object(map) => AttributeValue::M(from_json_map(map)),
@@ -21,8 +25,9 @@ pub fn from_json_map(map: &Map<String, Value>) -> HashMap<String, AttributeValue
     map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()
 }
 
-/// The JSON form of a stored attribute. DynamoDB may normalise numbers (`1.0` comes back
-/// as `1`); sets, which this service never writes, become lists.
+/// The JSON form of a stored attribute. Numbers are read exactly and answered in
+/// canonical text, so whatever form DynamoDB answers them in (`1E+2` as `100`), a read
+/// answers what the write did; sets, which this service never writes, become lists.
 pub fn to_json(value: &AttributeValue) -> Value {
     match value {
         AttributeValue::Null(_) => Value::Null,
@@ -42,15 +47,8 @@ pub fn to_json_map(map: &HashMap<String, AttributeValue>) -> Map<String, Value> 
 }
 
 fn number(text: &str) -> Value {
-    if let Ok(n) = text.parse::<i64>() {
-        return Value::from(n);
-    }
-    if let Ok(n) = text.parse::<u64>() {
-        return Value::from(n);
-    }
-    text.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
+    Decimal::parse(text)
+        .and_then(|decimal| decimal.to_number())
         .map_or_else(|| Value::String(text.to_owned()), Value::Number)
 }
 
@@ -72,5 +70,30 @@ mod tests {
     fn numbers_are_stored_as_dynamodb_numbers() {
         assert_eq!(from_json(&json!(42)), AttributeValue::N("42".into()));
         assert_eq!(from_json(&json!(0.25)), AttributeValue::N("0.25".into()));
+        let exact: Value = serde_json::from_str("12.345678901234567890123").unwrap();
+        assert_eq!(
+            from_json(&exact),
+            AttributeValue::N("12.345678901234567890123".into())
+        );
+    }
+
+    #[test]
+    fn numbers_are_read_exactly_in_canonical_text() {
+        for (stored, read) in [
+            ("98765432109876543210", "98765432109876543210"),
+            ("12.345678901234567890123", "12.345678901234567890123"),
+            ("1E+2", "100"),
+            ("1E-130", "1e-130"),
+            (
+                "9.9999999999999999999999999999999999999E+125",
+                "9.9999999999999999999999999999999999999e+125",
+            ),
+            ("-0", "0"),
+        ] {
+            let value = to_json(&AttributeValue::N(stored.into()));
+            assert_eq!(value.to_string(), read, "{stored}");
+        }
+        let set = to_json(&AttributeValue::Ns(vec!["1.50".into(), "2".into()]));
+        assert_eq!(set.to_string(), "[1.5,2]");
     }
 }

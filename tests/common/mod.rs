@@ -178,6 +178,25 @@ pub async fn items_of(client: &Client, org: &str) -> i32 {
         .count
 }
 
+/// The error and warning items of a job, read straight from the table.
+pub async fn history_items(
+    client: &Client,
+    org: &str,
+    job_id: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
+    client
+        .query()
+        .table_name(env("JOBS_TABLE_NAME"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(store::keys::history(org, job_id)))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("querying the table")
+        .items
+        .unwrap_or_default()
+}
+
 pub fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
