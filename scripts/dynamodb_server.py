@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The local DynamoDB for runs and tests: moto's DynamoDB server, with two changes that
+"""The local DynamoDB for runs and tests: moto's DynamoDB server, with changes that
 make it keep DynamoDB's guarantees under concurrent clients. Usage:
     dynamodb_server.py --host 127.0.0.1 --port 8000
 
@@ -13,6 +13,10 @@ make it keep DynamoDB's guarantees under concurrent clients. Usage:
 3. A query of the table reads only its partition, and a query of an index does not sort
    the whole table first (it sorts its own matches anyway). moto otherwise lists and
    sorts every item of the table for every query, so a test run slowed as it went.
+4. An index entry of attributes named one by one (KEYS_ONLY, INCLUDE) copies those
+   attributes. moto turns the whole item into Python values first, and its decimal
+   context refuses numbers DynamoDB stores (38 digits near 1e-130), so an index query
+   failed on an item whose metadata held one, although the index projects no metadata.
 
 Everything else, the parsing, conditions, expressions, indexes and errors, is moto's.
 """
@@ -22,7 +26,7 @@ import threading
 
 import moto.dynamodb.models as models
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -113,6 +117,20 @@ def query(self, hash_key, *args, **kwargs):
         del self.all_items
 
 
+_moto_project = Item.project
+
+
+def project(self, projection_expressions):
+    if any(len(path) != 1 for path in projection_expressions):
+        return _moto_project(self, projection_expressions)
+    names = {path[0] for path in projection_expressions}
+    projected = Item(hash_key=self.hash_key, range_key=self.range_key, attrs={})
+    for name, value in self.attrs.items():
+        if name in names:
+            projected.attrs[name] = value
+    return projected
+
+
 class OneRequestAtATime:
     """WSGI middleware: the whole request, body included, under one lock."""
 
@@ -132,6 +150,7 @@ def main():
     args = parser.parse_args()
     DynamoDBBackend.transact_write_items = transact_write_items
     Table.query = query
+    Item.project = project
     app = OneRequestAtATime(DomainDispatcherApplication(create_backend_app))
     # Threaded, so that an idle keep-alive connection never blocks another client.
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)

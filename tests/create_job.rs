@@ -27,8 +27,8 @@ async fn creates_a_job_and_stores_it_under_the_callers_organization() {
     let item = stored_item(&client, &org, &job_id)
         .await
         .expect("the job is stored");
-    assert_eq!(item["pk"], s(&format!("ORG#{org}")));
-    assert_eq!(item["sk"], s(&format!("JOB#{job_id}")));
+    assert_eq!(item["pk"], s(&format!("ORG#{org}#JOB#{job_id}")));
+    assert_eq!(item["sk"], s("JOB"));
     assert_eq!(item["organization_id"], s(&org));
     assert_eq!(item["job_id"], s(&job_id));
     assert_eq!(item["status"], s("pending"));

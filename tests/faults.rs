@@ -108,10 +108,10 @@ impl Rig {
         send(&self.app, request("POST", &path, &headers, "")).await
     }
 
-    /// The jobs in the organization's partition (its idempotency records not counted).
+    /// The organization's jobs (its idempotency records not counted).
     async fn jobs(&self) -> i32 {
-        let pk = store::keys::organization_partition(&self.tenant.org);
-        count(&self.direct, &pk, "JOB#").await
+        let prefix = format!("{}JOB#", store::keys::organization_prefix(&self.tenant.org));
+        count_items(&self.direct, &prefix, Some(store::keys::JOB_SORT_KEY)).await
     }
 
     async fn stored(&self, job_id: &str) -> std::collections::HashMap<String, AttributeValue> {
@@ -136,8 +136,8 @@ impl Rig {
 
     /// The job's error history (items of its own).
     async fn errors(&self, job_id: &str) -> i32 {
-        let (pk, _) = store::keys::job(&self.tenant.org, job_id);
-        count(&self.direct, &format!("{pk}#JOB#{job_id}"), "ERROR#").await
+        let pk = store::keys::job_partition(&self.tenant.org, job_id);
+        count(&self.direct, &pk, "ERROR#").await
     }
 }
 

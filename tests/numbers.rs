@@ -132,6 +132,7 @@ async fn round_trip(app: &App, texts: &[String], expected: &[String]) {
     let read = send(app, tenant.get(&format!("/api/jobs/{job_id}"))).await;
     assert_answered(&read.body["metadata"], expected, "get");
     let listed = send(app, tenant.get("/api/jobs/")).await;
+    assert_eq!(listed.status, 200, "list: {}", listed.body);
     assert_answered(&listed.body["items"][0]["metadata"], expected, "list");
 
     let issue =

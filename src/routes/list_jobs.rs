@@ -11,8 +11,8 @@ use crate::error::ApiError;
 use crate::job::{JobResponse, JobStatus, RecentIssues};
 use crate::query::Query;
 use crate::response;
+use crate::store::JOB_CURSOR_PREFIX;
 use crate::store::JobFilter;
-use crate::store::keys::JOB_PREFIX;
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, Problems};
 
@@ -36,7 +36,7 @@ pub async fn handle(
     let mut problems = Problems::default();
     let filter = parse_filter(&query, &mut problems);
     let limit = problems.check(query.limit(DEFAULT_LIMIT, MAX_LIMIT));
-    let cursor = problems.check(query.cursor(JOB_PREFIX));
+    let cursor = problems.check(query.cursor(JOB_CURSOR_PREFIX));
     let ((filter, limit), cursor) = problems.finish(filter.zip(limit).zip(cursor))?;
 
     let page = app

@@ -38,18 +38,19 @@ pub fn from_job(job: &Job) -> Item {
     put("updated_at", s(&job.updated_at.to_string()));
     put("error_count", n(job.error_count));
     put("warning_count", n(job.warning_count));
+    let shard = keys::shard(&job.job_id);
     put(
-        keys::STATUS_KEY,
-        s(&keys::status(&job.organization_id, job.status)),
+        keys::ORGANIZATION_KEY,
+        s(&keys::organization(&job.organization_id, shard)),
     );
     put(
-        keys::JOB_TYPE_KEY,
-        s(&keys::job_type(&job.organization_id, &job.job_type)),
+        keys::STATUS_KEY,
+        s(&keys::status(&job.organization_id, job.status, shard)),
     );
     if let Some(user) = &job.triggered_by {
         put(
             keys::TRIGGERED_BY_KEY,
-            s(&keys::triggered_by(&job.organization_id, user)),
+            s(&keys::triggered_by(&job.organization_id, user, shard)),
         );
     }
     let optional = [
@@ -205,7 +206,7 @@ mod tests {
         };
         Job::create(
             "org-a".into(),
-            "0190-job".into(),
+            "0190-job-b".into(),
             new,
             Timestamp::from_millis(1_795_867_200_123),
         )
@@ -245,6 +246,15 @@ mod tests {
         };
         let item = from_issue("org-a", "job-1", IssueKind::Error, "0190-x", &issue);
         assert_eq!(item["pk"], AttributeValue::S("ORG#org-a#JOB#job-1".into()));
+        assert_eq!(
+            item["pk"],
+            from_job(&{
+                let mut job = sample();
+                job.job_id = "job-1".into();
+                job
+            })["pk"],
+            "a job's history lives in the job's partition"
+        );
         assert_eq!(item["sk"], AttributeValue::S("ERROR#0190-x".into()));
         assert_eq!(to_issue(&item), Ok(issue));
     }
@@ -252,8 +262,11 @@ mod tests {
     #[test]
     fn the_item_is_keyed_by_organization_and_uses_api_field_names() {
         let item = from_job(&sample());
-        assert_eq!(item["pk"], AttributeValue::S("ORG#org-a".into()));
-        assert_eq!(item["sk"], AttributeValue::S("JOB#0190-job".into()));
+        assert_eq!(
+            item["pk"],
+            AttributeValue::S("ORG#org-a#JOB#0190-job-b".into())
+        );
+        assert_eq!(item["sk"], AttributeValue::S("JOB".into()));
         assert_eq!(item["status"], AttributeValue::S("pending".into()));
         assert_eq!(item["total_items"], AttributeValue::N("7".into()));
         assert_eq!(
@@ -261,18 +274,20 @@ mod tests {
             AttributeValue::S("2026-11-28T12:00:00.123Z".into())
         );
         assert!(!item.contains_key("started_at") && !item.contains_key("error_message"));
+        // The sample's id ends in "b": shard 0xb % 4 = 3.
         assert_eq!(
-            item["status_key"],
-            AttributeValue::S("ORG#org-a#STATUS#pending".into())
+            item["organization_key"],
+            AttributeValue::S("ORG#org-a#3".into())
         );
         assert_eq!(
-            item["job_type_key"],
-            AttributeValue::S("ORG#org-a#JOB_TYPE#crawl".into())
+            item["status_key"],
+            AttributeValue::S("ORG#org-a#STATUS#pending#3".into())
         );
         assert_eq!(
             item["triggered_by_key"],
-            AttributeValue::S("ORG#org-a#TRIGGERED_BY#user-1".into())
+            AttributeValue::S("ORG#org-a#TRIGGERED_BY#user-1#3".into())
         );
+        assert!(!item.contains_key("job_type_key"));
     }
 
     #[test]

@@ -1,55 +1,85 @@
 //! The table's key design, in one place.
 //!
-//! - A job: `pk = ORG#{organization_id}`, `sk = JOB#{job_id}`. Job ids are UUIDv7, so
-//!   the jobs of an organization sort by creation time, and a creation-time range is a
-//!   range of `sk`.
-//! - Its errors and warnings: `pk = ORG#{organization_id}#JOB#{job_id}`,
-//!   `sk = ERROR#{id}` / `WARNING#{id}` with time-ordered ids: one item each, so the
-//!   history is unbounded and pages oldest first.
-//! - Three sparse global secondary indexes serve the list filters, each keyed by
-//!   `ORG#{organization_id}#{FILTER}#{value}` and the job's `sk`, so a filtered page
-//!   costs reads in proportion to the page, not to the organization.
+//! The rule: an item that is written often gets a partition of its own; whatever one
+//! organization's traffic shares is written only at creation and on status changes, and
+//! spread over [`SHARDS`] keys. DynamoDB serves at most 1,000 write units per second to
+//! one partition key, so a key shared by all of a busy organization's writes would
+//! throttle it while the table idles (docs/benchmarks.md, "Partition heat").
+//!
+//! - A job: `pk = ORG#{organization_id}#JOB#{job_id}`, `sk = JOB`. Progress reports
+//!   write only here: one partition per job, however many jobs an organization runs.
+//! - Its errors and warnings share the job's partition: `sk = ERROR#{id}` /
+//!   `WARNING#{id}` with time-ordered ids, one item each, so the history is unbounded
+//!   and pages oldest first.
+//! - An idempotency record: `pk = ORG#{organization_id}#IDEMPOTENCY#{key}`,
+//!   `sk = IDEMPOTENCY`: a bulk import under keys spreads like its jobs.
+//! - Three sparse global secondary indexes list an organization's jobs newest first,
+//!   sorted by `job_id` (a UUIDv7, so by creation time; a creation-time range is a
+//!   `job_id` range): `by_organization` (every job), `by_status` and `by_triggered_by`,
+//!   keyed `ORG#{organization_id}[#{FILTER}#{value}]#{shard}`. A page reads every shard
+//!   and merges: reads in proportion to the page (times the shards), never to the
+//!   organization. Their entries carry only attributes that never change after creation
+//!   (and the status key, which changes with the status), so a report writes no index.
 //!
 //! Every key starts with the caller's organization; organization ids hold no `#` (see
 //! `auth`), so no key of one organization can be spelled from another's.
 
 use crate::job::JobStatus;
 
-pub const JOB_PREFIX: &str = "JOB#";
+/// How many keys each organization's index entries are spread over. 2,000 creates per
+/// second in one organization put 500 writes per second on each: half of a
+/// partition's 1,000. A page then reads four index keys.
+pub const SHARDS: u8 = 4;
 
+/// The sort key of a job item.
+pub const JOB_SORT_KEY: &str = "JOB";
+const IDEMPOTENCY_SORT_KEY: &str = "IDEMPOTENCY";
+
+pub const ORGANIZATION_KEY: &str = "organization_key";
 pub const STATUS_KEY: &str = "status_key";
-pub const JOB_TYPE_KEY: &str = "job_type_key";
 pub const TRIGGERED_BY_KEY: &str = "triggered_by_key";
+/// The sort key of every index: the job id, time-ordered.
+pub const INDEX_SORT_KEY: &str = "job_id";
 
+pub const ORGANIZATION_INDEX: &str = "by_organization";
 pub const STATUS_INDEX: &str = "by_status";
-pub const JOB_TYPE_INDEX: &str = "by_job_type";
 pub const TRIGGERED_BY_INDEX: &str = "by_triggered_by";
 
-fn organization(organization_id: &str) -> String {
-    format!("ORG#{organization_id}")
+/// What every key of the organization starts with.
+pub fn organization_prefix(organization_id: &str) -> String {
+    format!("ORG#{organization_id}#")
+}
+
+/// The partition of a job and its history.
+pub fn job_partition(organization_id: &str, job_id: &str) -> String {
+    format!("ORG#{organization_id}#JOB#{job_id}")
 }
 
 pub fn job(organization_id: &str, job_id: &str) -> (String, String) {
     (
-        organization(organization_id),
-        format!("{JOB_PREFIX}{job_id}"),
+        job_partition(organization_id, job_id),
+        JOB_SORT_KEY.to_owned(),
     )
 }
 
-pub fn organization_partition(organization_id: &str) -> String {
-    organization(organization_id)
+/// The job's index shard: from the random end of its UUIDv7, so a burst of creates
+/// spreads evenly whatever their timing.
+pub fn shard(job_id: &str) -> u8 {
+    let last = job_id.bytes().last().unwrap_or(b'0');
+    let value = (last as char).to_digit(16).unwrap_or(0) as u8;
+    value % SHARDS
 }
 
-pub fn status(organization_id: &str, status: JobStatus) -> String {
-    format!("ORG#{organization_id}#STATUS#{}", status.as_str())
+pub fn organization(organization_id: &str, shard: u8) -> String {
+    format!("ORG#{organization_id}#{shard}")
 }
 
-pub fn job_type(organization_id: &str, job_type: &str) -> String {
-    format!("ORG#{organization_id}#JOB_TYPE#{job_type}")
+pub fn status(organization_id: &str, status: JobStatus, shard: u8) -> String {
+    format!("ORG#{organization_id}#STATUS#{}#{shard}", status.as_str())
 }
 
-pub fn triggered_by(organization_id: &str, user: &str) -> String {
-    format!("ORG#{organization_id}#TRIGGERED_BY#{user}")
+pub fn triggered_by(organization_id: &str, user: &str, shard: u8) -> String {
+    format!("ORG#{organization_id}#TRIGGERED_BY#{user}#{shard}")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,10 +97,6 @@ impl IssueKind {
     }
 }
 
-pub fn history(organization_id: &str, job_id: &str) -> String {
-    format!("ORG#{organization_id}#JOB#{job_id}")
-}
-
 pub fn issue(
     organization_id: &str,
     job_id: &str,
@@ -78,12 +104,58 @@ pub fn issue(
     issue_id: &str,
 ) -> (String, String) {
     (
-        history(organization_id, job_id),
+        job_partition(organization_id, job_id),
         format!("{}{issue_id}", kind.prefix()),
     )
 }
 
-/// An idempotency record: in the organization's partition, so keys are per organization.
+/// An idempotency record: keys are per organization.
 pub fn idempotency(organization_id: &str, key: &str) -> (String, String) {
-    (organization(organization_id), format!("IDEMPOTENCY#{key}"))
+    (
+        format!("ORG#{organization_id}#IDEMPOTENCY#{key}"),
+        IDEMPOTENCY_SORT_KEY.to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_spread_job_ids_evenly_and_stay_in_range() {
+        let mut counts = [0usize; SHARDS as usize];
+        for last in "0123456789abcdef".chars() {
+            let id = format!("019ac9f0-0000-7000-8000-00000000000{last}");
+            counts[shard(&id) as usize] += 1;
+        }
+        assert_eq!(counts, [4; SHARDS as usize]);
+        assert!(shard("") < SHARDS && shard("not-hex-z") < SHARDS);
+    }
+
+    #[test]
+    fn a_job_and_its_history_share_a_partition_of_their_own() {
+        let (pk, sk) = job("org-a", "j1");
+        assert_eq!((pk.as_str(), sk.as_str()), ("ORG#org-a#JOB#j1", "JOB"));
+        let (history, _) = issue("org-a", "j1", IssueKind::Error, "e1");
+        assert_eq!(history, pk);
+        assert_ne!(job("org-a", "j2").0, pk);
+        // History sort keys never begin like the job's own.
+        assert!(!IssueKind::Error.prefix().starts_with(JOB_SORT_KEY));
+        assert!(!IssueKind::Warning.prefix().starts_with(JOB_SORT_KEY));
+    }
+
+    #[test]
+    fn every_key_of_an_organization_starts_with_its_prefix() {
+        let prefix = organization_prefix("org-a");
+        for key in [
+            job("org-a", "j").0,
+            idempotency("org-a", "k").0,
+            organization("org-a", 3),
+            status("org-a", JobStatus::Pending, 0),
+            triggered_by("org-a", "u", 1),
+        ] {
+            assert!(key.starts_with(&prefix), "{key}");
+            assert!(!key.starts_with(&organization_prefix("org-a#")), "{key}");
+        }
+    }
 }

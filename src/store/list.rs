@@ -32,25 +32,98 @@ pub struct Page<T> {
     pub next: Option<Cursor>,
 }
 
-/// The `sk` range of jobs created strictly between two instants: a UUIDv7 begins with
-/// its creation time in milliseconds, as 12 hex digits split 8-4.
+/// What a job list's cursor holds before the job id, so that a cursor of another list
+/// (`ERROR#…`) is refused.
+pub const JOB_CURSOR_PREFIX: &str = "JOB#";
+
+/// The `job_id` range of jobs created strictly between two instants: a UUIDv7 begins
+/// with its creation time in milliseconds, as 12 hex digits split 8-4. Both ends
+/// inclusive, as `BETWEEN` is; the prefixes themselves are no job id.
 fn created_range(filter: &JobFilter) -> (String, String) {
     let prefix = |millis: u64| {
         let hex = format!("{:012x}", millis.min(0xffff_ffff_ffff));
-        format!("{}{}-{}-", keys::JOB_PREFIX, &hex[..8], &hex[8..])
+        format!("{}-{}-", &hex[..8], &hex[8..])
     };
     let low = filter
         .created_after
-        .map_or_else(|| keys::JOB_PREFIX.to_owned(), |t| prefix(t.millis() + 1));
+        .map_or_else(|| "0".to_owned(), |t| prefix(t.millis() + 1));
     let high = filter
         .created_before
-        .map_or_else(|| format!("{}~", keys::JOB_PREFIX), |t| prefix(t.millis()));
+        .map_or_else(|| "~".to_owned(), |t| prefix(t.millis()));
     (low, high)
 }
 
+/// Which index serves a filter, and what is filtered on top of it. Status is the most
+/// selective and the most asked for (what is running?), then the user; `job_type` has
+/// few values, each a large share of the jobs, so it is filtered rather than indexed
+/// (an index would cost every create a write unit).
+struct IndexPlan {
+    index: &'static str,
+    key_attribute: &'static str,
+    key: Box<dyn Fn(u8) -> String + Send + Sync>,
+    filters: Vec<&'static str>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl IndexPlan {
+    fn for_filter(organization_id: &str, filter: &JobFilter) -> IndexPlan {
+        let org = organization_id.to_owned();
+        let mut filters = Vec::new();
+        let mut values = HashMap::new();
+        let (index, key_attribute, key): (_, _, Box<dyn Fn(u8) -> String + Send + Sync>) =
+            if let Some(status) = filter.status {
+                if let Some(user) = &filter.triggered_by {
+                    filters.push("triggered_by = :triggered_by");
+                    values.insert(":triggered_by".to_owned(), s(user));
+                }
+                (
+                    keys::STATUS_INDEX,
+                    keys::STATUS_KEY,
+                    Box::new(move |shard| keys::status(&org, status, shard)),
+                )
+            } else if let Some(user) = filter.triggered_by.clone() {
+                (
+                    keys::TRIGGERED_BY_INDEX,
+                    keys::TRIGGERED_BY_KEY,
+                    Box::new(move |shard| keys::triggered_by(&org, &user, shard)),
+                )
+            } else {
+                (
+                    keys::ORGANIZATION_INDEX,
+                    keys::ORGANIZATION_KEY,
+                    Box::new(move |shard| keys::organization(&org, shard)),
+                )
+            };
+        if let Some(job_type) = &filter.job_type {
+            filters.push("job_type = :job_type");
+            values.insert(":job_type".to_owned(), s(job_type));
+        }
+        IndexPlan {
+            index,
+            key_attribute,
+            key,
+            filters,
+            values,
+        }
+    }
+}
+
+/// One shard's entries read so far, newest first, and where its query stopped.
+struct ShardRead {
+    key: String,
+    entries: Vec<Item>,
+    /// Where the next query of this shard starts; `None` once it is exhausted.
+    next_start: Option<Item>,
+    /// The job id of the last entry DynamoDB evaluated: every matching entry of this
+    /// shard above it has been read.
+    evaluated_down_to: Option<String>,
+    exhausted: bool,
+}
+
 impl Store {
-    /// The organization's jobs, newest first. A status, job type or user filter reads
-    /// its index (status first, then user, then type); other filters apply on top.
+    /// The organization's jobs, newest first. Every shard of the chosen index is read
+    /// and the entries merged; a shard is read again only while entries above it may
+    /// still be missing (a filter can leave a query's page short).
     pub async fn list_jobs(
         &self,
         organization_id: &str,
@@ -58,117 +131,125 @@ impl Store {
         limit: usize,
         after: Option<&Cursor>,
     ) -> Result<Page<Job>, StoreError> {
-        let (low, high) = created_range(filter);
-        let partition = keys::organization_partition(organization_id);
-        let index = if let Some(status) = filter.status {
-            Some((
-                keys::STATUS_INDEX,
-                keys::STATUS_KEY,
-                keys::status(organization_id, status),
-            ))
-        } else if let Some(user) = &filter.triggered_by {
-            Some((
-                keys::TRIGGERED_BY_INDEX,
-                keys::TRIGGERED_BY_KEY,
-                keys::triggered_by(organization_id, user),
-            ))
-        } else {
-            filter.job_type.as_ref().map(|job_type| {
-                (
-                    keys::JOB_TYPE_INDEX,
-                    keys::JOB_TYPE_KEY,
-                    keys::job_type(organization_id, job_type),
-                )
-            })
-        };
-        let (key_name, key_value) = index
-            .as_ref()
-            .map_or(("pk", partition.clone()), |(_, name, value)| {
-                (*name, value.clone())
-            });
-
-        let mut filters = Vec::new();
-        let mut values = HashMap::from([
-            (":key".to_owned(), s(&key_value)),
-            (":low".to_owned(), s(&low)),
-            (":high".to_owned(), s(&high)),
-        ]);
-        let names = HashMap::from([("#key".to_owned(), key_name.to_owned())]);
-        // Whatever the index does not select is filtered; `status` is always the index.
-        if filter.status.is_some() && filter.triggered_by.is_some() {
-            filters.push("triggered_by = :triggered_by");
-            values.insert(
-                ":triggered_by".into(),
-                s(filter.triggered_by.as_deref().unwrap_or_default()),
-            );
-        }
-        if let Some(job_type) = &filter.job_type
-            && (filter.status.is_some() || filter.triggered_by.is_some())
+        let (low, mut high) = created_range(filter);
+        let below = after.and_then(|cursor| cursor.sort_key().strip_prefix(JOB_CURSOR_PREFIX));
+        if let Some(below) = below
+            && below < high.as_str()
         {
-            filters.push("job_type = :job_type");
-            values.insert(":job_type".into(), s(job_type));
+            high = below.to_owned();
         }
+        let plan = IndexPlan::for_filter(organization_id, filter);
+        let mut shards: Vec<ShardRead> = (0..keys::SHARDS)
+            .map(|shard| ShardRead {
+                key: (plan.key)(shard),
+                entries: Vec::new(),
+                next_start: None,
+                evaluated_down_to: None,
+                exhausted: false,
+            })
+            .collect();
 
-        let mut found: Vec<Item> = Vec::new();
-        let mut start = after.map(|cursor| cursor.sort_key().to_owned());
-        let mut more = false;
-        for _ in 0..MAX_QUERIES_PER_PAGE {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#key = :key AND sk BETWEEN :low AND :high")
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .scan_index_forward(false)
-                .limit((limit + 1 - found.len()) as i32);
-            if let Some((index_name, _, _)) = &index {
-                query = query.index_name(*index_name);
+        let mut rounds = 0;
+        let (final_entries, frontier) = loop {
+            let reads = shards
+                .iter()
+                .filter(|shard| !shard.exhausted)
+                .map(|shard| self.query_shard(&plan, shard, &low, &high, limit + 2));
+            // At once: a page waits for its slowest shard, not for their sum.
+            let outputs = futures_util::future::try_join_all(reads).await?;
+            let unfinished = shards.iter_mut().filter(|shard| !shard.exhausted);
+            for (shard, output) in unfinished.zip(outputs) {
+                shard.entries.extend(output.items.unwrap_or_default());
+                shard.evaluated_down_to = output
+                    .last_evaluated_key
+                    .as_ref()
+                    .and_then(|key| text_of(key, keys::INDEX_SORT_KEY));
+                shard.exhausted = output.last_evaluated_key.is_none();
+                shard.next_start = output.last_evaluated_key;
             }
-            if !filters.is_empty() {
-                query = query.filter_expression(filters.join(" AND "));
+            rounds += 1;
+            // Above the highest point where an unfinished shard stopped, nothing is missing.
+            let frontier = shards
+                .iter()
+                .filter(|shard| !shard.exhausted)
+                .filter_map(|shard| shard.evaluated_down_to.clone())
+                .max();
+            let mut known: Vec<Item> = shards
+                .iter()
+                .flat_map(|shard| shard.entries.iter())
+                .filter(|entry| {
+                    let id = text_of(entry, keys::INDEX_SORT_KEY).unwrap_or_default();
+                    Some(id.as_str()) != below
+                        && frontier
+                            .as_deref()
+                            .is_none_or(|frontier| id.as_str() >= frontier)
+                })
+                .cloned()
+                .collect();
+            known.sort_by_cached_key(|entry| {
+                std::cmp::Reverse(text_of(entry, keys::INDEX_SORT_KEY).unwrap_or_default())
+            });
+            if known.len() > limit || frontier.is_none() || rounds >= MAX_QUERIES_PER_PAGE {
+                break (known, frontier);
             }
-            if let Some(sort_key) = &start {
-                let mut start_key = HashMap::from([
-                    ("pk".to_owned(), s(&partition)),
-                    ("sk".to_owned(), s(sort_key)),
-                ]);
-                start_key.insert(key_name.to_owned(), s(&key_value));
-                query = query.set_exclusive_start_key(Some(start_key));
-            }
-            let output = query.send().await?;
-            found.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key.as_ref().and_then(sort_key_of);
-            more = start.is_some();
-            if found.len() > limit || !more {
-                break;
-            }
-        }
+        };
 
-        let next = if found.len() > limit {
-            found.truncate(limit);
-            found.last().and_then(sort_key_of)
-        } else if more {
-            start
+        let mut entries = final_entries;
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries
+                .last()
+                .and_then(|entry| text_of(entry, keys::INDEX_SORT_KEY))
         } else {
-            None
+            // A short page: go on from where the unfinished shards stopped, if any did.
+            frontier
         };
-        let items = if index.is_some() {
-            self.full_items(&found).await?
-        } else {
-            found
-        };
+        let items = self.full_items(&entries).await?;
         let jobs = items
             .iter()
             .map(item::to_job)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items: jobs,
-            next: next.map(|sk| Cursor::after(&sk)),
+            next: next.map(|id| Cursor::after(&format!("{JOB_CURSOR_PREFIX}{id}"))),
         })
     }
 
-    /// The full job items behind index entries, in the entries' order.
+    async fn query_shard(
+        &self,
+        plan: &IndexPlan,
+        shard: &ShardRead,
+        low: &str,
+        high: &str,
+        limit: usize,
+    ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
+        let mut values = plan.values.clone();
+        values.insert(":key".to_owned(), s(&shard.key));
+        values.insert(":low".to_owned(), s(low));
+        values.insert(":high".to_owned(), s(high));
+        let names = HashMap::from([
+            ("#key".to_owned(), plan.key_attribute.to_owned()),
+            ("#sort".to_owned(), keys::INDEX_SORT_KEY.to_owned()),
+        ]);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(plan.index)
+            .key_condition_expression("#key = :key AND #sort BETWEEN :low AND :high")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(shard.next_start.clone());
+        if !plan.filters.is_empty() {
+            query = query.filter_expression(plan.filters.join(" AND "));
+        }
+        Ok(query.send().await?)
+    }
+
+    /// The full job items behind index entries, in the entries' order. Eventually
+    /// consistent, like the index that listed them (and half the read units).
     async fn full_items(&self, entries: &[Item]) -> Result<Vec<Item>, StoreError> {
         if entries.is_empty() {
             return Ok(Vec::new());
@@ -185,11 +266,10 @@ impl Store {
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .consistent_read(true)
                 .build()
                 .map_err(build_error)?,
         );
-        let mut by_sort_key: HashMap<String, Item> = HashMap::new();
+        let mut by_partition: HashMap<String, Item> = HashMap::new();
         while let Some(request) = pending.take() {
             let output = self
                 .client
@@ -203,8 +283,8 @@ impl Store {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
-                if let Some(sort_key) = sort_key_of(&found) {
-                    by_sort_key.insert(sort_key, found);
+                if let Some(partition) = text_of(&found, "pk") {
+                    by_partition.insert(partition, found);
                 }
             }
             pending = output
@@ -216,7 +296,7 @@ impl Store {
         // deleted); skip rather than fail if it ever does.
         Ok(entries
             .iter()
-            .filter_map(|entry| by_sort_key.remove(&sort_key_of(entry)?))
+            .filter_map(|entry| by_partition.remove(&text_of(entry, "pk")?))
             .collect())
     }
 
@@ -231,7 +311,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(&keys::history(organization_id, job_id)))
+            .expression_attribute_values(":pk", s(&keys::job_partition(organization_id, job_id)))
             .expression_attribute_values(":prefix", s(kind.prefix()))
             .consistent_read(true)
     }
@@ -245,7 +325,7 @@ impl Store {
         limit: usize,
         after: Option<&Cursor>,
     ) -> Result<Page<JobIssue>, StoreError> {
-        let partition = keys::history(organization_id, job_id);
+        let partition = keys::job_partition(organization_id, job_id);
         let mut query = self
             .history_query(organization_id, job_id, kind)
             .limit((limit + 1) as i32);
@@ -299,8 +379,12 @@ impl Store {
 }
 
 fn sort_key_of(item: &Item) -> Option<String> {
-    match item.get("sk") {
-        Some(AttributeValue::S(sort_key)) => Some(sort_key.clone()),
+    text_of(item, "sk")
+}
+
+fn text_of(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
         _ => None,
     }
 }
@@ -316,7 +400,7 @@ mod tests {
     #[test]
     fn created_bounds_become_a_sort_key_range_of_uuidv7_prefixes() {
         let (low, high) = created_range(&JobFilter::default());
-        assert_eq!((low.as_str(), high.as_str()), ("JOB#", "JOB#~"));
+        assert_eq!((low.as_str(), high.as_str()), ("0", "~"));
         let at = Timestamp::from_millis(0x0193_8a5c_1234);
         let filter = JobFilter {
             created_after: Some(at),
@@ -324,9 +408,9 @@ mod tests {
             ..Default::default()
         };
         let (low, high) = created_range(&filter);
-        assert_eq!(low, "JOB#01938a5c-1235-");
-        assert_eq!(high, "JOB#01938a5c-1234-");
-        let sort_key = format!("JOB#{}", crate::store::time_ordered_id(at));
+        assert_eq!(low, "01938a5c-1235-");
+        assert_eq!(high, "01938a5c-1234-");
+        let sort_key = crate::store::time_ordered_id(at);
         assert!(
             sort_key.as_str() > high.as_str(),
             "a job created at the bound is excluded"

@@ -26,7 +26,7 @@ use crate::time::Timestamp;
 pub use idempotency::{Claim, Completion};
 pub use item::{BadItem, Item};
 pub use keys::IssueKind;
-pub use list::{JobFilter, Page};
+pub use list::{JOB_CURSOR_PREFIX, JobFilter, Page};
 
 /// Well inside the function's 10 s timeout, retries included.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);

@@ -113,7 +113,7 @@ pub fn request(
         values.insert(":status".into(), s(status.as_str()));
         values.insert(
             ":status_key".into(),
-            s(&keys::status(organization_id, status)),
+            s(&keys::status(organization_id, status, keys::shard(job_id))),
         );
     }
 
@@ -263,9 +263,10 @@ mod tests {
             expression.contains("#status = :status"),
             "counts start the job: {expression}"
         );
+        // The job's shard follows its id ("job" ends in b: 0xb % 4 = 3).
         assert_eq!(
             request.values[":status_key"],
-            s("ORG#org#STATUS#in_progress")
+            s("ORG#org#STATUS#in_progress#3")
         );
         assert_placeholders_match(&request);
     }

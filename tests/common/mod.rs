@@ -162,23 +162,44 @@ pub async fn stored_item(
         .item
 }
 
-/// How many items the organization's partition holds.
+/// How many items of the organization the table holds (jobs, history, idempotency
+/// records): every key of an organization starts with its prefix.
 pub async fn items_of(client: &Client, org: &str) -> i32 {
-    let pk = store::keys::organization_partition(org);
-    client
-        .query()
-        .table_name(env("JOBS_TABLE_NAME"))
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(pk))
-        .consistent_read(true)
-        .select(aws_sdk_dynamodb::types::Select::Count)
-        .send()
-        .await
-        .expect("querying the table")
-        .count
+    count_items(client, &store::keys::organization_prefix(org), None).await
 }
 
-/// The error and warning items of a job, read straight from the table.
+/// How many items have a `pk` starting with `prefix` (and the sort key `sk`, if given).
+/// A consistent scan: slow on a big table, exact on any layout.
+pub async fn count_items(client: &Client, prefix: &str, sk: Option<&str>) -> i32 {
+    let mut total = 0;
+    let mut start = None;
+    loop {
+        let mut scan = client
+            .scan()
+            .table_name(env("JOBS_TABLE_NAME"))
+            .filter_expression(if sk.is_some() {
+                "begins_with(pk, :prefix) AND sk = :sk"
+            } else {
+                "begins_with(pk, :prefix)"
+            })
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start);
+        if let Some(sk) = sk {
+            scan = scan.expression_attribute_values(":sk", AttributeValue::S(sk.to_owned()));
+        }
+        let output = scan.send().await.expect("scanning the table");
+        total += output.count;
+        start = output.last_evaluated_key;
+        if start.is_none() {
+            return total;
+        }
+    }
+}
+
+/// The error and warning items of a job (not the job itself, which shares their
+/// partition), read straight from the table.
 pub async fn history_items(
     client: &Client,
     org: &str,
@@ -188,13 +209,19 @@ pub async fn history_items(
         .query()
         .table_name(env("JOBS_TABLE_NAME"))
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(store::keys::history(org, job_id)))
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(store::keys::job_partition(org, job_id)),
+        )
         .consistent_read(true)
         .send()
         .await
         .expect("querying the table")
         .items
         .unwrap_or_default()
+        .into_iter()
+        .filter(|item| item.get("sk") != Some(&s(store::keys::JOB_SORT_KEY)))
+        .collect()
 }
 
 pub fn s(value: &str) -> AttributeValue {
