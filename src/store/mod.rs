@@ -7,6 +7,7 @@ mod idempotency;
 mod item;
 pub mod keys;
 mod list;
+pub mod migrate;
 mod update;
 
 use std::time::Duration;
