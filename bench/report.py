@@ -17,6 +17,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from heat_model import item_size  # bench/ is on the path: this script's directory
+
 # Prices used for the cost estimate (us-east-1).
 WRU_PER_MILLION = 1.25  # on-demand write request units
 RRU_PER_MILLION = 0.25  # on-demand read request units
@@ -89,37 +91,7 @@ def machine():
     }
 
 
-# ---- DynamoDB item size, by DynamoDB's published rules ---------------------------------
-
-
-def number_size(text):
-    digits = text.lstrip("-").replace(".", "").lstrip("0").rstrip("0") or "0"
-    return math.ceil(len(digits) / 2) + 1
-
-
-def value_size(value):
-    (kind, inner), = value.items()
-    if kind == "S":
-        return len(inner.encode())
-    if kind == "N":
-        return number_size(inner)
-    if kind == "B":
-        return len(inner) * 3 // 4
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + value_size(v) for k, v in inner.items())
-    if kind == "L":
-        return 3 + sum(1 + value_size(v) for v in inner)
-    if kind in ("SS", "BS"):
-        return sum(len(v.encode()) for v in inner)
-    if kind == "NS":
-        return sum(number_size(v) for v in inner)
-    return 0
-
-
-def item_size(item):
-    return sum(len(name.encode()) + value_size(value) for name, value in item.items())
+# ---- DynamoDB capacity (item sizes: bench/heat_model.py) ---------------------------------
 
 
 def index_writes(item, table, changed=None):

@@ -6,15 +6,20 @@
 #   scripts/bench.sh                  # the full run: ~1 min once built (first build: minutes)
 #   BENCH_QUICK=1 scripts/bench.sh    # smoke run: a few iterations of everything
 #   BENCH_DOCS=1 scripts/bench.sh     # also write the results into docs/benchmarks.md
+#   BENCH_HEAT_ONLY=1 scripts/bench.sh  # only the partition heat (scripts/bench_heat.sh, issue 8)
 # Knobs: BENCH_COLD (runs), BENCH_WARM / BENCH_WARM_MOTO (invocations per event),
 # BENCH_EVENTS (names of events/NAME.http-api.json, or paths), BENCH_ARM64=0 (skip the
-# cargo-lambda arm64 zip). Results: bench/results/latest.{md,json}, raw runs in
+# cargo-lambda arm64 zip), BENCH_HEAT=0 (skip the partition heat that follows the timing part),
+# BENCH_HEAT_BASELINE_REV (see scripts/bench_heat.sh). Results: bench/results/latest.{md,json}, raw runs in
 # bench/results/raw/. Loopback only; every server and function started here is stopped on
 # exit (lib.sh's process-group registry).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+
+# Partition heat alone: its own script, which builds only the function.
+[[ -z ${BENCH_HEAT_ONLY:-} ]] || exec bash scripts/bench_heat.sh
 
 quick=${BENCH_QUICK:-}
 COLD=${BENCH_COLD:-$([[ -n $quick ]] && echo 3 || echo 40)}
@@ -162,3 +167,9 @@ meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
 json.dump(meta, open(sys.argv[1], "w"))
 PY
 python3 bench/report.py "$RAW" "$RESULTS" ${BENCH_DOCS:+--docs docs/benchmarks.md}
+
+# Partition heat (issue 8): the named scenarios, before (bench/heat-baseline.json) and now.
+if [[ ${BENCH_HEAT:-1} != 0 ]]; then
+  log "partition heat"
+  bash scripts/bench_heat.sh
+fi

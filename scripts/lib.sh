@@ -38,6 +38,11 @@ PY
 # ---- process registry and cleanup ------------------------------------------------------
 
 _PGIDS=()
+_ON_EXIT=()
+
+# on_exit FUNCTION: call FUNCTION on exit, after every spawned server has stopped (e.g.
+# to remove a temporary git worktree those servers ran from).
+on_exit() { _ON_EXIT+=("$1"); }
 
 # spawn LOGFILE CMD...: start CMD in a new session (its own process group) in the
 # background, output to LOGFILE, and register it. Sets SPAWNED_PID.
@@ -102,6 +107,8 @@ _cleanup() {
     done
     for pg in "${_PGIDS[@]}"; do wait "$pg" 2>/dev/null || true; done
   fi
+  local hook
+  for hook in "${_ON_EXIT[@]}"; do "$hook" || true; done
   exit "$rc"
 }
 trap _cleanup EXIT

@@ -21,6 +21,8 @@ log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 log "template.yaml, each deployment mode resolved"
 "$VENV/bin/python" scripts/template_modes.py
+log "partition-heat model rules (bench/test_heat_model.py)"
+"$VENV/bin/python" -m unittest discover -s bench -p 'test_heat_model.py'
 
 log "local DynamoDB (moto)"
 start_dynamodb ""   # "" = any free port
