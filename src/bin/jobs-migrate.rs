@@ -57,13 +57,18 @@ async fn main() -> ExitCode {
             let verb = if dry_run { "would copy" } else { "copied" };
             println!(
                 "jobs-migrate: scanned {}; {verb} {} jobs, {} history items, {} idempotency records; \
-                 {} already there, {} skipped (expired or not of the first layout)",
+                 {} already there, {} skipped (expired or not of the first layout); {}",
                 report.scanned,
                 report.jobs,
                 report.history,
                 report.idempotency_records,
                 report.already_there,
-                report.skipped
+                report.skipped,
+                if report.finished {
+                    "finished"
+                } else {
+                    "not finished: run it again"
+                }
             );
             ExitCode::SUCCESS
         }
