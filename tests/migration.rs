@@ -260,27 +260,24 @@ async fn a_first_layout_table_is_copied_once_resumably_and_served_after() {
         .await;
     assert_eq!(reported.body["processed_items"], 6, "{}", reported.body);
 
-    let (pk, sk) = keys::idempotency(&org, "key-live");
-    let record = client
-        .get_item()
-        .table_name(env("JOBS_TABLE_NAME"))
-        .key("pk", s(&pk))
-        .key("sk", s(&sk))
-        .send()
+    let record = idempotency_record(&client, &org, "key-live")
         .await
-        .unwrap()
-        .item
         .expect("the live idempotency record moved to its own partition");
     assert_eq!(record["job_id"], s(ids[1]));
-    let (pk, sk) = keys::idempotency(&org, "key-expired");
-    let expired = client
+    let expired = idempotency_record(&client, &org, "key-expired").await;
+    assert!(expired.is_none(), "an expired record is not copied");
+}
+
+/// The idempotency record of `key` in the new table, read straight from it.
+async fn idempotency_record(client: &Client, org: &str, key: &str) -> Option<Item> {
+    let (pk, sk) = keys::idempotency(org, key);
+    client
         .get_item()
         .table_name(env("JOBS_TABLE_NAME"))
         .key("pk", s(&pk))
         .key("sk", s(&sk))
         .send()
         .await
-        .unwrap()
-        .item;
-    assert!(expired.is_none(), "an expired record is not copied");
+        .expect("reading the table")
+        .item
 }
