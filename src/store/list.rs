@@ -60,40 +60,32 @@ fn created_range(filter: &JobFilter) -> (String, String) {
 struct IndexPlan {
     index: &'static str,
     key_attribute: &'static str,
-    key: Box<dyn Fn(u8) -> String + Send + Sync>,
+    /// The index key of each shard.
+    shard_keys: Vec<String>,
     filters: Vec<&'static str>,
     values: HashMap<String, AttributeValue>,
 }
 
 impl IndexPlan {
     fn for_filter(organization_id: &str, filter: &JobFilter) -> IndexPlan {
-        let org = organization_id.to_owned();
+        let org = organization_id;
         let mut filters = Vec::new();
         let mut values = HashMap::new();
-        let (index, key_attribute, key): (_, _, Box<dyn Fn(u8) -> String + Send + Sync>) =
-            if let Some(status) = filter.status {
-                if let Some(user) = &filter.triggered_by {
-                    filters.push("triggered_by = :triggered_by");
-                    values.insert(":triggered_by".to_owned(), s(user));
-                }
-                (
-                    keys::STATUS_INDEX,
-                    keys::STATUS_KEY,
-                    Box::new(move |shard| keys::status(&org, status, shard)),
-                )
-            } else if let Some(user) = filter.triggered_by.clone() {
-                (
-                    keys::TRIGGERED_BY_INDEX,
-                    keys::TRIGGERED_BY_KEY,
-                    Box::new(move |shard| keys::triggered_by(&org, &user, shard)),
-                )
-            } else {
-                (
-                    keys::ORGANIZATION_INDEX,
-                    keys::ORGANIZATION_KEY,
-                    Box::new(move |shard| keys::organization(&org, shard)),
-                )
-            };
+        let shards = 0..keys::SHARDS;
+        let (index, key_attribute, shard_keys) = if let Some(status) = filter.status {
+            if let Some(user) = &filter.triggered_by {
+                filters.push("triggered_by = :triggered_by");
+                values.insert(":triggered_by".to_owned(), s(user));
+            }
+            let shard_keys = shards.map(|n| keys::status(org, status, n)).collect();
+            (keys::STATUS_INDEX, keys::STATUS_KEY, shard_keys)
+        } else if let Some(user) = &filter.triggered_by {
+            let shard_keys = shards.map(|n| keys::triggered_by(org, user, n)).collect();
+            (keys::TRIGGERED_BY_INDEX, keys::TRIGGERED_BY_KEY, shard_keys)
+        } else {
+            let shard_keys = shards.map(|n| keys::organization(org, n)).collect();
+            (keys::ORGANIZATION_INDEX, keys::ORGANIZATION_KEY, shard_keys)
+        };
         if let Some(job_type) = &filter.job_type {
             filters.push("job_type = :job_type");
             values.insert(":job_type".to_owned(), s(job_type));
@@ -101,7 +93,7 @@ impl IndexPlan {
         IndexPlan {
             index,
             key_attribute,
-            key,
+            shard_keys,
             filters,
             values,
         }
@@ -139,9 +131,11 @@ impl Store {
             high = below.to_owned();
         }
         let plan = IndexPlan::for_filter(organization_id, filter);
-        let mut shards: Vec<ShardRead> = (0..keys::SHARDS)
-            .map(|shard| ShardRead {
-                key: (plan.key)(shard),
+        let mut shards: Vec<ShardRead> = plan
+            .shard_keys
+            .iter()
+            .map(|key| ShardRead {
+                key: key.clone(),
                 entries: Vec::new(),
                 next_start: None,
                 evaluated_down_to: None,
