@@ -1,5 +1,6 @@
-//! The job and its rules: statuses, the computed fields and the `JobResponse` the API
-//! returns. Plain data and functions; nothing here talks to AWS.
+//! The job and its rules: statuses, the computed fields, and the two views the API
+//! answers with: the full `JobResponse` and the light `JobStatusResponse`. Plain data and
+//! functions; nothing here talks to AWS.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -228,6 +229,35 @@ pub struct JobResponse<'a> {
     pub error_message: Option<&'a str>,
     pub errors: &'a [JobIssue],
     pub warnings: &'a [JobIssue],
+}
+
+/// The light view of a job: what `/status` answers, and a report or cancel asked for
+/// with `Prefer: return=minimal`. Read from the job item alone.
+#[derive(Debug, Serialize)]
+pub struct JobStatusResponse<'a> {
+    pub job_id: &'a str,
+    pub status: JobStatus,
+    pub progress_percentage: f64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub total_items: u64,
+    pub updated_at: Timestamp,
+}
+
+impl<'a> From<&'a Job> for JobStatusResponse<'a> {
+    fn from(job: &'a Job) -> Self {
+        JobStatusResponse {
+            job_id: &job.job_id,
+            status: job.status,
+            progress_percentage: job.progress_percentage(),
+            processed_items: job.processed_items,
+            failed_items: job.failed_items,
+            warned_items: job.warned_items,
+            total_items: job.total_items,
+            updated_at: job.updated_at,
+        }
+    }
 }
 
 fn round2(value: f64) -> f64 {

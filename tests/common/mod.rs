@@ -9,6 +9,7 @@ pub mod proxy;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::types::AttributeValue;
 use jobs_api::{App, Config, store};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -48,6 +49,27 @@ pub async fn app_with(settings: &[(&str, &str)]) -> App {
     })
     .expect("test configuration");
     App::new(config, client().await)
+}
+
+/// An app configured as the test command's whose DynamoDB calls go through `proxy`, with
+/// an SDK retry partition of its own (the retry token bucket is per partition and
+/// process; a Lambda container has its own), so that faults armed for one app never
+/// drain another's retries.
+pub async fn app_behind(proxy: &proxy::Proxy) -> App {
+    let proxied = client()
+        .await
+        .config()
+        .to_builder()
+        .endpoint_url(proxy.url())
+        .retry_partition(RetryPartition::new(format!(
+            "proxied-{}",
+            uuid::Uuid::now_v7().simple()
+        )))
+        .build();
+    App::new(
+        Config::from_env().expect("test configuration"),
+        Client::from_conf(proxied),
+    )
 }
 
 /// An organization id no other test uses.
