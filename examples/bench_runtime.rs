@@ -340,9 +340,17 @@ impl Function {
     }
 }
 
-/// Kills the process and its Runtime API, on every path out (errors included).
+/// Stops the process and its Runtime API, on every path out (errors included): SIGTERM,
+/// as Lambda sends at shutdown, so that a profiler wrapping the function (valgrind, see
+/// bench/profile.sh) writes its output; SIGKILL if it is still there a moment later.
 impl Drop for Function {
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which `wait` has not reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.server.abort();
