@@ -2,7 +2,8 @@
 //! answers with: the full `JobResponse` and the light `JobStatusResponse`. Plain data and
 //! functions; nothing here talks to AWS.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::time::Timestamp;
@@ -74,6 +75,34 @@ pub struct JobIssue {
     pub timestamp: Timestamp,
     pub details: Option<Map<String, Value>>,
     pub step: Option<String>,
+}
+
+/// An error or warning as the API answers it, serialized once, straight from what the
+/// store read: its size is known without serializing it again, and every answer that
+/// carries it copies these bytes.
+#[derive(Clone, Debug)]
+pub struct RecordedIssue {
+    pub timestamp: Timestamp,
+    pub json: Box<RawValue>,
+}
+
+impl RecordedIssue {
+    /// What it adds to a JSON list: itself and a separator.
+    pub fn size(&self) -> usize {
+        self.json.get().len() + 1
+    }
+}
+
+impl PartialEq for RecordedIssue {
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamp == other.timestamp && self.json.get() == other.json.get()
+    }
+}
+
+impl Serialize for RecordedIssue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
 }
 
 /// What a caller asks for when creating a job, once validated.
@@ -204,8 +233,8 @@ pub const RECENT_ISSUES_CAP: usize = 20;
 /// The most recent errors and warnings of a job, oldest first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecentIssues {
-    pub errors: Vec<JobIssue>,
-    pub warnings: Vec<JobIssue>,
+    pub errors: Vec<RecordedIssue>,
+    pub warnings: Vec<RecordedIssue>,
 }
 
 /// Every field of the reference response, always present (`null` when absent).
@@ -227,8 +256,8 @@ pub struct JobResponse<'a> {
     pub completed_at: Option<Timestamp>,
     pub duration_seconds: Option<f64>,
     pub error_message: Option<&'a str>,
-    pub errors: &'a [JobIssue],
-    pub warnings: &'a [JobIssue],
+    pub errors: &'a [RecordedIssue],
+    pub warnings: &'a [RecordedIssue],
 }
 
 /// The light view of a job: what `/status` answers, and a report or cancel asked for

@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::idempotency::{self, Found, Record, StoredResponse};
-use crate::job::{Job, JobIssue, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues};
+use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
 use crate::prefer::{self, Return};
 use crate::response;
 use crate::store::{Claim, IssueKind};
@@ -90,8 +90,12 @@ pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiErro
 
 /// Drops the oldest errors and warnings until both lists fit in `budget` bytes of JSON.
 fn within_budget(mut recent: RecentIssues, budget: usize) -> RecentIssues {
-    let size = |issue: &JobIssue| serde_json::to_vec(issue).map_or(budget, |bytes| bytes.len() + 1);
-    let mut total: usize = recent.errors.iter().chain(&recent.warnings).map(size).sum();
+    let mut total: usize = recent
+        .errors
+        .iter()
+        .chain(&recent.warnings)
+        .map(RecordedIssue::size)
+        .sum();
     while total > budget {
         let oldest_error = recent.errors.first().map(|issue| issue.timestamp);
         let oldest_warning = recent.warnings.first().map(|issue| issue.timestamp);
@@ -101,7 +105,7 @@ fn within_budget(mut recent: RecentIssues, budget: usize) -> RecentIssues {
             (None, Some(_)) => &mut recent.warnings,
             (None, None) => break,
         };
-        total -= size(&list.remove(0));
+        total -= list.remove(0).size();
     }
     recent
 }
@@ -260,9 +264,10 @@ pub async fn job_reply(app: &App, job: &Job) -> Result<Response<Body>, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::JobIssue;
 
-    fn issue(second: u64, size: usize) -> JobIssue {
-        JobIssue {
+    fn issue(second: u64, size: usize) -> RecordedIssue {
+        let issue = JobIssue {
             entity_key: "k".into(),
             entity_type: "row".into(),
             error_type: "t".into(),
@@ -270,6 +275,10 @@ mod tests {
             timestamp: Timestamp::from_millis(second * 1000),
             details: None,
             step: None,
+        };
+        RecordedIssue {
+            timestamp: issue.timestamp,
+            json: serde_json::value::to_raw_value(&issue).unwrap(),
         }
     }
 
@@ -280,7 +289,7 @@ mod tests {
             warnings: vec![issue(2, 1000), issue(4, 1000)],
         };
         let kept = within_budget(recent.clone(), 3500);
-        let seconds = |list: &[JobIssue]| {
+        let seconds = |list: &[RecordedIssue]| {
             list.iter()
                 .map(|i| i.timestamp.millis() / 1000)
                 .collect::<Vec<_>>()

@@ -9,7 +9,7 @@ use super::item::{self, Item, s};
 use super::keys::{self, IssueKind};
 use super::{Store, StoreError};
 use crate::cursor::Cursor;
-use crate::job::{Job, JobIssue, JobStatus};
+use crate::job::{Job, JobStatus, RecordedIssue};
 use crate::time::Timestamp;
 
 /// How many queries one filtered page may take before it returns what it has with a
@@ -244,7 +244,7 @@ impl Store {
         kind: IssueKind,
         limit: usize,
         after: Option<&Cursor>,
-    ) -> Result<Page<JobIssue>, StoreError> {
+    ) -> Result<Page<RecordedIssue>, StoreError> {
         let partition = keys::history(organization_id, job_id);
         let mut query = self
             .history_query(organization_id, job_id, kind)
@@ -265,7 +265,7 @@ impl Store {
         };
         let issues = items
             .iter()
-            .map(item::to_issue)
+            .map(item::to_recorded_issue)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items: issues,
@@ -280,7 +280,7 @@ impl Store {
         job_id: &str,
         kind: IssueKind,
         cap: usize,
-    ) -> Result<Vec<JobIssue>, StoreError> {
+    ) -> Result<Vec<RecordedIssue>, StoreError> {
         let output = self
             .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
@@ -291,7 +291,7 @@ impl Store {
             .items
             .unwrap_or_default()
             .iter()
-            .map(item::to_issue)
+            .map(item::to_recorded_issue)
             .collect::<Result<Vec<_>, _>>()?;
         issues.reverse();
         Ok(issues)
