@@ -166,9 +166,10 @@ def capacity(raw, sdk_moto):
     read_job = math.ceil(size / 4096)
     # The job after a report: a few attributes more than when created.
     after = math.ceil((size + 64) / 1024)
-    # The history page the null DynamoDB answers, as a job with errors has one.
-    answer = capture / "Query.answer.json"
-    page = json.loads(answer.read_text()).get("Items", []) if answer.exists() else []
+    # The history page the null DynamoDB answers, as stored (a read is billed by the items'
+    # whole size, whatever the projection).
+    stored = capture / "history-page.json"
+    page = json.loads(stored.read_text()) if stored.exists() else []
     page_bytes = sum(item_size(item) for item in page)
     history = math.ceil(page_bytes / 4096)
     query = f" + Query ({len(page)} recent errors)" if page else ""

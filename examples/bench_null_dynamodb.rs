@@ -6,15 +6,16 @@
 //! under the key they asked for, so that the function reads back a job in exactly the
 //! shape it writes (a built-in job before any PutItem), except that the job has errors:
 //! [`HISTORY_ERRORS`] of them. A Query of a job's history answers a full page of them
-//! ([`HISTORY_PAGE`] items shaped as `src/store/item.rs` `from_issue` writes them), so a
-//! route that reads and answers a history pays for it as against DynamoDB. Other queries
-//! (lists, indexes) answer an empty page.
+//! ([`HISTORY_PAGE`] items shaped as `src/store/item.rs` `from_issue` writes them, only
+//! the attributes a `ProjectionExpression` names, as DynamoDB does), so a route that
+//! reads and answers a history pays for it as against DynamoDB. Other queries (lists,
+//! indexes) answer an empty page.
 //!
 //! bench_null_dynamodb --port PORT [--capture DIR]
 //!
-//! `--capture DIR` writes the first request body of each operation to DIR/<Operation>.json
-//! and its answer to DIR/<Operation>.answer.json, so the bench can size the items the
-//! function really sends and reads.
+//! `--capture DIR` writes the first request body of each operation to DIR/<Operation>.json,
+//! and the first history page it answers, as stored, to DIR/history-page.json, so the
+//! bench can size the items the function really writes and reads.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -102,16 +103,22 @@ async fn answer(
         }
         "GetItem" => json!({ "Item": job_item(&body, &state) }).to_string(),
         "UpdateItem" => json!({ "Attributes": job_item(&body, &state) }).to_string(),
-        "Query" => history_page(&body).unwrap_or_else(|| EMPTY_PAGE.into()),
+        "Query" => match history_page(&body) {
+            Some((stored, answer)) => {
+                // The items as stored, which DynamoDB bills whatever the projection.
+                if let Some(dir) = capture {
+                    let _ = std::fs::write(dir.join("history-page.json"), stored.to_string());
+                }
+                answer
+            }
+            None => EMPTY_PAGE.into(),
+        },
         "Scan" => EMPTY_PAGE.into(),
         "BatchGetItem" => r#"{"Responses":{},"UnprocessedKeys":{}}"#.into(),
         "BatchWriteItem" => r#"{"UnprocessedItems":{}}"#.into(),
         "TransactGetItems" => r#"{"Responses":[]}"#.into(),
         _ => "{}".into(), // DeleteItem, TransactWriteItems
     };
-    if let Some(dir) = capture {
-        let _ = std::fs::write(dir.join(format!("{operation}.answer.json")), &answer);
-    }
     Ok(reply(200, answer))
 }
 
@@ -170,10 +177,25 @@ fn job_item(request: &[u8], state: &State) -> Value {
     })
 }
 
+/// The attributes a `ProjectionExpression` names (`#placeholders` resolved), as
+/// DynamoDB sends only those; `None` without one.
+fn projection(request: &Value) -> Option<Vec<String>> {
+    let expression = request["ProjectionExpression"].as_str()?;
+    let names = &request["ExpressionAttributeNames"];
+    let resolve = |name: &str| names[name].as_str().unwrap_or(name).to_owned();
+    Some(
+        expression
+            .split(',')
+            .map(|name| resolve(name.trim()))
+            .collect(),
+    )
+}
+
 /// A page of the history a Query asks for (`pk = ORG#{org}#JOB#{job}` and an `sk` prefix,
 /// `ERROR#` or `WARNING#`), newest first as the function asks: errors as a worker
-/// reports them, each with `details` of a few hundred bytes. `None` for any other query.
-fn history_page(request: &[u8]) -> Option<String> {
+/// reports them, each with `details` of a few hundred bytes. The items as stored, and the
+/// answer; `None` for any other query.
+fn history_page(request: &[u8]) -> Option<(Value, String)> {
     let request: Value = serde_json::from_slice(request).ok()?;
     let values = &request["ExpressionAttributeValues"];
     let pk = values[":pk"]["S"].as_str()?;
@@ -215,13 +237,17 @@ fn history_page(request: &[u8]) -> Option<String> {
     let last = items
         .last()
         .map(|item| json!({ "pk": item["pk"], "sk": item["sk"] }));
-    Some(
-        json!({
-            "Items": items,
-            "Count": HISTORY_PAGE,
-            "ScannedCount": HISTORY_PAGE,
-            "LastEvaluatedKey": last,
-        })
-        .to_string(),
-    )
+    let mut sent = items.clone();
+    if let Some(names) = projection(&request) {
+        for fields in sent.iter_mut().filter_map(Value::as_object_mut) {
+            fields.retain(|name, _| names.contains(name));
+        }
+    }
+    let answer = json!({
+        "Items": sent,
+        "Count": HISTORY_PAGE,
+        "ScannedCount": HISTORY_PAGE,
+        "LastEvaluatedKey": last,
+    });
+    Some((Value::Array(items), answer.to_string()))
 }

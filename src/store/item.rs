@@ -186,6 +186,19 @@ fn map(value: Option<&AttributeValue>) -> Map<String, Value> {
     }
 }
 
+/// What a history item is read for: the attributes [`to_recorded_issue`] reads, and its
+/// sort key.
+pub const ISSUE_ATTRIBUTES: [&str; 8] = [
+    "sk",
+    "entity_key",
+    "entity_type",
+    "error_type",
+    "message",
+    "timestamp",
+    "details",
+    "step",
+];
+
 /// A history item as answers carry it: the JSON of its [`JobIssue`], written straight
 /// from the item's attributes, every field checked.
 pub fn to_recorded_issue(item: &Item) -> Result<RecordedIssue, BadItem> {
@@ -283,6 +296,16 @@ mod tests {
         let recorded = to_recorded_issue(&item).unwrap();
         assert_eq!(recorded.timestamp, issue.timestamp);
         assert_eq!(recorded.json.get(), serde_json::to_string(&issue).unwrap());
+        let projected: Item = item
+            .iter()
+            .filter(|(name, _)| ISSUE_ATTRIBUTES.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        assert_eq!(
+            to_recorded_issue(&projected),
+            Ok(recorded),
+            "the projection holds all it reads"
+        );
 
         (issue.details, issue.step) = (None, None);
         let bare = from_issue("org-a", "job-1", IssueKind::Warning, "0190-y", &issue);

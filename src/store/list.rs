@@ -16,6 +16,9 @@ use crate::time::Timestamp;
 /// cursor to go on: bounds a request's latency when a combined filter matches little.
 const MAX_QUERIES_PER_PAGE: usize = 5;
 
+/// `#a0, #a1, …`: one placeholder per attribute of `item::ISSUE_ATTRIBUTES`, in order.
+const HISTORY_PROJECTION: &str = "#a0, #a1, #a2, #a3, #a4, #a5, #a6, #a7";
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobFilter {
     pub status: Option<JobStatus>,
@@ -220,20 +223,29 @@ impl Store {
             .collect())
     }
 
-    /// A strongly consistent query of one kind of a job's history, oldest first.
+    /// A strongly consistent query of one kind of a job's history, oldest first, for
+    /// the attributes answers show and the sort key (a page's cursor) only: DynamoDB
+    /// bills the whole item either way, but sends, and the SDK parses, only these.
     fn history_query(
         &self,
         organization_id: &str,
         job_id: &str,
         kind: IssueKind,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
+        let mut query = self
+            .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(&keys::history(organization_id, job_id)))
             .expression_attribute_values(":prefix", s(kind.prefix()))
-            .consistent_read(true)
+            .projection_expression(HISTORY_PROJECTION)
+            .consistent_read(true);
+        // Placeholders for all: `timestamp` is one of DynamoDB's reserved words.
+        for (index, name) in item::ISSUE_ATTRIBUTES.iter().enumerate() {
+            query = query.expression_attribute_names(format!("#a{index}"), *name);
+        }
+        query
     }
 
     /// One page of a job's errors or warnings, oldest first.
@@ -312,6 +324,14 @@ fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_projection_has_a_placeholder_for_every_attribute_read() {
+        let placeholders: Vec<String> = (0..item::ISSUE_ATTRIBUTES.len())
+            .map(|index| format!("#a{index}"))
+            .collect();
+        assert_eq!(HISTORY_PROJECTION, placeholders.join(", "));
+    }
 
     #[test]
     fn created_bounds_become_a_sort_key_range_of_uuidv7_prefixes() {
