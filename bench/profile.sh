@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per warm invocation of each event, counted by callgrind (exact, and the
 # same however loaded the machine is), with a profile of each to read where they go.
-#   bash bench/profile.sh [EVENT...]     # default: the four events scripts/bench.sh times,
+#   bash bench/profile.sh [EVENT...]     # default: the five events scripts/bench.sh times,
 #                                        # and the Lambda floors of a create and a report
 # Builds the release binary with its symbols (CARGO_PROFILE_RELEASE_STRIP=false) into its
 # own target directory (target/profile: the stripped build scripts/bench.sh times is left
@@ -18,7 +18,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$ROOT"
 command -v valgrind >/dev/null || die "valgrind is needed (apt-get install valgrind)"
 
-read -r -a events <<<"${*:-create-job get-job report-progress report-progress-minimal}"
+default_events="create-job get-job report-progress report-progress-increment report-progress-minimal"
+read -r -a events <<<"${*:-$default_events}"
 low=${PROFILE_LOW:-40} high=${PROFILE_HIGH:-240}
 out="$ROOT/bench/results/profile"
 mkdir -p "$out"
