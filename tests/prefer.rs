@@ -30,13 +30,6 @@ fn post(tenant: &Tenant, path: &str, prefer: &[&str], body: &Value) -> lambda_ht
     request("POST", path, &headers, &body.to_string())
 }
 
-async fn job(app: &App, tenant: &Tenant) -> String {
-    tenant.create(app, crawl()).await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The `/status` body of the job, read after the request.
 async fn status(app: &App, tenant: &Tenant, job_id: &str) -> Value {
     let reply = send(app, tenant.get(&format!("/api/jobs/{job_id}/status"))).await;
@@ -55,7 +48,7 @@ fn applied(reply: &Reply) -> Option<&str> {
 async fn a_minimal_report_answers_the_status_body() {
     let app = app().await;
     let tenant = Tenant::new("prefer-report");
-    let job_id = job(&app, &tenant).await;
+    let job_id = tenant.create_id(&app, crawl()).await;
     let path = format!("/api/jobs/{job_id}/progress");
 
     let reply = send(
@@ -102,7 +95,7 @@ async fn a_minimal_report_answers_the_status_body() {
 async fn unknown_preferences_are_ignored() {
     let app = app().await;
     let tenant = Tenant::new("prefer-unknown");
-    let job_id = job(&app, &tenant).await;
+    let job_id = tenant.create_id(&app, crawl()).await;
     let path = format!("/api/jobs/{job_id}/progress");
     for prefer in [
         &["respond-async, wait=10"][..],
@@ -134,7 +127,7 @@ async fn unknown_preferences_are_ignored() {
 async fn a_minimal_cancel_answers_the_status_body_and_errors_stay_errors() {
     let app = app().await;
     let tenant = Tenant::new("prefer-cancel");
-    let job_id = job(&app, &tenant).await;
+    let job_id = tenant.create_id(&app, crawl()).await;
     let cancel = format!("/api/jobs/{job_id}/cancel");
     let reply = send(&app, post(&tenant, &cancel, &[MINIMAL], &json!({}))).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -172,7 +165,7 @@ async fn a_minimal_answer_reads_no_history() {
     let proxy = Proxy::start(&env("AWS_ENDPOINT_URL_DYNAMODB"));
     let app = app_behind(&proxy).await;
     let tenant = Tenant::new("prefer-reads");
-    let job_id = job(&app, &tenant).await;
+    let job_id = tenant.create_id(&app, crawl()).await;
     let path = format!("/api/jobs/{job_id}/progress");
     let with_error = json!({"error": error("r1"), "processed_items_increment": 1});
     let increment = json!({"processed_items_increment": 1});

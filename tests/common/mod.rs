@@ -305,6 +305,12 @@ impl Tenant {
         reply.body
     }
 
+    /// Creates a job and returns its id.
+    pub async fn create_id(&self, app: &App, body: Value) -> String {
+        let job = self.create(app, body).await;
+        job["job_id"].as_str().expect("job_id").to_owned()
+    }
+
     pub async fn progress(&self, app: &App, job_id: &str, body: Value) -> Reply {
         send(
             app,
