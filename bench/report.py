@@ -26,11 +26,21 @@ LAMBDA_GB_SECOND_ARM = 0.0000133334
 LAMBDA_REQUESTS_PER_MILLION = 0.20
 # Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB.
 MB_PER_VCPU = 1769
-# Assumed in-region DynamoDB latency of one write, for the billed-duration estimate only.
+# Assumed in-region DynamoDB latency of one call, for the billed-duration estimate only.
 ASSUMED_DYNAMODB_MS = 5.0
 
 # Which bare-SDK operation is the floor of which event.
-SDK_FLOOR = {"create-job": "put", "get-job": "get", "report-progress": "update"}
+SDK_FLOOR = {"create-job": "put", "get-job": "get", "report-progress": "update",
+             "report-progress-increment": "update", "report-progress-minimal": "update"}
+# The capacity routes, the event that measures each, and how the tables name them. The
+# full and the minimal report are the same report (an increment), answered either way.
+ROUTES = {
+    "create": ("create-job", "create"),
+    "get": ("get-job", "get (a job with errors)"),
+    "progress": ("report-progress-increment", "full report (an increment)"),
+    "progress_minimal": ("report-progress-minimal", "minimal report (the same, `Prefer: return=minimal`)"),
+    "progress_error": ("report-progress", "full report recording an error"),
+}
 
 
 def pct(values, p):
@@ -116,44 +126,63 @@ def index_writes(item, table, changed=None):
 
 def capacity(raw, sdk_moto):
     """Units per request of each route, from the requests the function really sent the
-    null DynamoDB (bench/results/raw/capture) and the table's indexes, by DynamoDB's
-    published rules (1 KB per write unit, 4 KB per strongly consistent read unit,
-    transactional writes count double)."""
-    put = raw / "capture" / "PutItem.json"
+    null DynamoDB and the history page it answered (bench/results/raw/capture), and the
+    table's indexes, by DynamoDB's published rules (1 KB per write unit, 4 KB per strongly
+    consistent read unit, summed over a Query's items; transactional writes count double;
+    `ReturnValues` costs no read)."""
+    capture = raw / "capture"
+    put = capture / "PutItem.json"
     if not put.exists():
         return None
     table_path = raw / "table.json"
     table = json.loads(table_path.read_text()) if table_path.exists() else {}
     job = json.loads(put.read_text())["Item"]
     size = item_size(job)
+    read_job = math.ceil(size / 4096)
+    # The job after a report: a few attributes more than when created.
+    after = math.ceil((size + 64) / 1024)
+    # The history page the null DynamoDB answers, as stored (a read is billed by the items'
+    # whole size, whatever the projection).
+    stored = capture / "history-page.json"
+    page = json.loads(stored.read_text()) if stored.exists() else []
+    page_bytes = sum(item_size(item) for item in page)
+    history = math.ceil(page_bytes / 4096)
+    query = f" + Query ({len(page)} recent errors)" if page else ""
     out = {
         "job_item_bytes": size,
+        "history_page_items": len(page),
+        "history_page_bytes": page_bytes,
         "gsis": [g["IndexName"] for g in table.get("GlobalSecondaryIndexes") or []],
         "create": {"wru": math.ceil(size / 1024) + index_writes(job, table), "rru": 0,
                    "calls": "PutItem"},
-        # A strongly consistent GetItem; a job with errors or warnings adds a Query each.
-        "get": {"wru": 0, "rru": math.ceil(size / 4096), "calls": "GetItem"},
+        # A strongly consistent GetItem; a job with errors (or warnings) adds a Query each.
+        "get": {"wru": 0, "rru": read_job + history, "calls": "GetItem" + query},
+        # One UpdateItem whose ALL_NEW answer is the job (no read unit), then the history.
+        "progress": {"wru": after, "rru": history, "calls": "UpdateItem" + query},
+        "progress_minimal": {"wru": after, "rru": 0, "calls": "UpdateItem"},
     }
-    tx = raw / "capture" / "TransactWriteItems.json"
+    # The first report also moves the job in the by-status index: delete + put.
+    status_index = any(k["KeySchema"][0]["AttributeName"] == "status_key"
+                       for k in table.get("GlobalSecondaryIndexes") or [])
+    for route in ("progress", "progress_minimal"):
+        out[route]["first_report_extra_wru"] = 2 if status_index else 0
+    tx = capture / "TransactWriteItems.json"
     if tx.exists():
         items = json.loads(tx.read_text())["TransactItems"]
         issue = next((i["Put"]["Item"] for i in items if "Put" in i), None)
         issue_size = item_size(issue) if issue else 0
-        # The job after the update: a few attributes more than when created.
-        after = math.ceil((size + 64) / 1024)
         wru = 2 * after + (2 * math.ceil(issue_size / 1024) if issue else 0)
-        # Then the job is read back (GetItem) with its most recent errors (Query, up to 20).
-        rru = math.ceil(size / 4096) + (math.ceil(20 * issue_size / 4096) if issue else 0)
-        out["progress"] = {
+        # Then the job is read back (GetItem) with its most recent errors (Query).
+        out["progress_error"] = {
             "wru": wru,
-            # The first report also moves the job in the by-status index: delete + put.
-            "first_report_extra_wru": 2 if any("status_key" in k["KeySchema"][0]["AttributeName"]
-                                              for k in table.get("GlobalSecondaryIndexes") or []) else 0,
-            "rru": rru,
+            "first_report_extra_wru": 2 if status_index else 0,
+            "rru": read_job + history,
             "issue_item_bytes": issue_size,
-            "calls": "TransactWriteItems [Update job, Put error] + GetItem + Query (20 recent errors)"
-            if issue else "TransactWriteItems + GetItem",
+            "calls": "TransactWriteItems [Update job, Put error] + GetItem" + query,
         }
+        # The same report answered minimal: the job read back, no history.
+        out["progress_minimal_with_error"] = {**out["progress_error"], "rru": read_job,
+                                              "calls": "TransactWriteItems [Update job, Put error] + GetItem"}
     if sdk_moto:
         out["moto_reported"] = sdk_moto.get("consumed_capacity")
     return out
@@ -209,7 +238,7 @@ def build(raw):
     noop = load_runs(raw, "floor_noop")
     summary = {"meta": meta, "machine": machine(), "targets": {}}
     for target in ("null", "moto"):
-        function, floor = (load_runs(raw, f"{n}.{target}") for n in ("function", "floor_sdk"))
+        function, floor, floor_update = (load_runs(raw, f"{n}.{target}") for n in ("function", "floor_sdk", "floor_update"))
         sdk = load(raw, f"sdk_loop.{target}")
         summary["targets"][target] = {
             "cold": {
@@ -221,12 +250,14 @@ def build(raw):
             "warm": {
                 "function": warm_of(function),
                 "floor_sdk": warm_of(floor),
+                "floor_update": warm_of(floor_update),
                 "floor_noop": warm_of(noop),
                 "sdk": sdk_of(sdk),
             },
             "peak_rss_mb": {
                 "function": (function or {}).get("warm_peak_rss_kb", 0) / 1024 if function else None,
                 "floor_sdk": (floor or {}).get("warm_peak_rss_kb", 0) / 1024 if floor else None,
+                "floor_update": (floor_update or {}).get("warm_peak_rss_kb", 0) / 1024 if floor_update else None,
                 "floor_noop": (noop or {}).get("warm_peak_rss_kb", 0) / 1024 if noop else None,
                 "sdk_loop": (sdk or {}).get("peak_rss_kb", 0) / 1024 if sdk else None,
             },
@@ -257,33 +288,35 @@ def sizes(raw, function, floor, noop):
 
 
 def cost(summary):
+    """Dollars per million calls of each route: DynamoDB units, Lambda requests, and Lambda
+    compute billed for the function's own CPU (measured against the null DynamoDB, slowed
+    to the share of a vCPU its memory buys) plus an assumed round trip per DynamoDB call,
+    rounded up to a whole millisecond."""
     cap = summary["capacity"]
-    create = summary["targets"]["null"]["warm"]["function"].get("create-job")
-    if not cap or not create or "error" in create:
+    warm = summary["targets"]["null"]["warm"]["function"]
+    if not cap:
         return None
     mem = memory_mb()
-    # Billed duration: the function's own CPU, slowed to the share of a vCPU its memory
-    # buys, plus the DynamoDB round trip, rounded up to a whole millisecond.
-    cpu_ms_lambda = create["cpu_us"] / 1000 * MB_PER_VCPU / mem
-    billed_ms = math.ceil(cpu_ms_lambda + ASSUMED_DYNAMODB_MS)
-    lambda_compute = 1e6 * billed_ms / 1000 * mem / 1024 * LAMBDA_GB_SECOND_ARM
-    per_million = lambda route: (  # noqa: E731
-        cap[route]["wru"] * WRU_PER_MILLION + cap[route]["rru"] * RRU_PER_MILLION if route in cap else None
-    )
-    dynamodb = per_million("create")
-    return {
-        "memory_mb": mem,
-        "cpu_ms_at_memory": cpu_ms_lambda,
-        "assumed_dynamodb_ms": ASSUMED_DYNAMODB_MS,
-        "billed_ms": billed_ms,
-        "per_million_creates": {
+    routes = {}
+    for route, (event, _) in ROUTES.items():
+        measured = warm.get(event)
+        if route not in cap or not measured or "error" in measured:
+            continue
+        calls = cap[route]["calls"].count("+") + 1
+        cpu_ms_lambda = measured["cpu_us"] / 1000 * MB_PER_VCPU / mem
+        billed_ms = math.ceil(cpu_ms_lambda + calls * ASSUMED_DYNAMODB_MS)
+        dynamodb = cap[route]["wru"] * WRU_PER_MILLION + cap[route]["rru"] * RRU_PER_MILLION
+        compute = 1e6 * billed_ms / 1000 * mem / 1024 * LAMBDA_GB_SECOND_ARM
+        routes[route] = {
+            "cpu_us": measured["cpu_us"],
+            "cpu_ms_at_memory": cpu_ms_lambda,
+            "billed_ms": billed_ms,
             "dynamodb": dynamodb,
             "lambda_requests": LAMBDA_REQUESTS_PER_MILLION,
-            "lambda_compute": lambda_compute,
-            "total": dynamodb + LAMBDA_REQUESTS_PER_MILLION + lambda_compute,
-        },
-        "dynamodb_per_million": {route: per_million(route) for route in ("create", "get", "progress")},
-    }
+            "lambda_compute": compute,
+            "total": dynamodb + LAMBDA_REQUESTS_PER_MILLION + compute,
+        }
+    return {"memory_mb": mem, "assumed_dynamodb_ms": ASSUMED_DYNAMODB_MS, "per_million": routes}
 
 
 def markdown(s):
@@ -344,9 +377,13 @@ def markdown(s):
                 f"{fmt(r['cpu_us'], 0)} | {fmt(floor and floor['p50_ms'], 3)} / {fmt(floor and floor['p99_ms'], 3)} | "
                 f"{fmt(ratio(r['p50_ms'], floor and floor['p50_ms']))}× |"
             )
-        for label, key in (("floor: SDK PutItem Lambda", "floor_sdk"), ("floor: no-AWS Lambda", "floor_noop")):
-            r = w[key].get("create-job")
-            if r:
+        for label, key, event in (("floor: SDK PutItem Lambda", "floor_sdk", "create-job"),
+                                  ("floor: SDK UpdateItem Lambda", "floor_update", "report-progress-minimal"),
+                                  ("floor: no-AWS Lambda", "floor_noop", "create-job")):
+            r = w[key].get(event)
+            if r and "error" in r:
+                lines.append(f"| {label} | failed: {r['error'].splitlines()[0][:200]} | | | | | | |")
+            elif r:
                 lines.append(
                     f"| {label} | {r['n']} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | {fmt(r['per_s'], 0)} | "
                     f"{fmt(r['cpu_us'], 0)} | | |"
@@ -356,6 +393,7 @@ def markdown(s):
                 f"| bare SDK {op} (no Lambda) | {r['n']} | {fmt(r['p50_ms'], 3)} | {fmt(r['p99_ms'], 3)} | "
                 f"{fmt(r['per_s'], 0)} | {fmt(r['cpu_us'], 0)} | | |"
             )
+        lines += reports_against_targets(w)
         rss = t["peak_rss_mb"]
         lines += [
             "",
@@ -394,26 +432,59 @@ def markdown(s):
             + (f", {cap['moto_reported']}" if cap.get("moto_reported") else "")
             + ", not sizes):",
             "",
-            "| route | DynamoDB calls | write units | read units | DynamoDB $ per million |",
-            "|---|---|---|---|---|",
+            "| route | DynamoDB calls | write units | read units | function CPU µs | billed ms | "
+            "DynamoDB $/M | Lambda $/M | **total $ per million** |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        for route in ("create", "get", "progress"):
-            if route in cap:
-                c = cap[route]
-                extra = f" (+{c['first_report_extra_wru']} on the first report)" if c.get("first_report_extra_wru") else ""
-                price = cost_ and cost_["dynamodb_per_million"].get(route)
-                lines.append(f"| {route} | {c['calls']} | {c['wru']}{extra} | {c['rru']} | {fmt(price)} |")
-    if cost_:
-        p = cost_["per_million_creates"]
+        priced = (cost_ or {}).get("per_million", {})
+        for route, (_, label) in ROUTES.items():
+            if route not in cap:
+                continue
+            c, p = cap[route], priced.get(route)
+            extra = f" (+{c['first_report_extra_wru']} on the first report)" if c.get("first_report_extra_wru") else ""
+            lambda_dollars = p and p["lambda_requests"] + p["lambda_compute"]
+            lines.append(
+                f"| {label} | {c['calls']} | {c['wru']}{extra} | {c['rru']} | {fmt(p and p['cpu_us'], 0)} | "
+                f"{p['billed_ms'] if p else '–'} | {fmt(p and p['dynamodb'])} | {fmt(lambda_dollars, 3)} | "
+                f"**{fmt(p and p['total'])}** |"
+            )
         lines += [
             "",
-            f"One million creates, on-demand DynamoDB + Lambda arm64 at {cost_['memory_mb']} MB: "
-            f"DynamoDB ${p['dynamodb']:.2f} + Lambda requests ${p['lambda_requests']:.2f} + Lambda compute "
-            f"${p['lambda_compute']:.3f} (billed {cost_['billed_ms']} ms = {cost_['cpu_ms_at_memory']:.2f} ms of this "
-            f"machine's CPU scaled to {cost_['memory_mb']}/{MB_PER_VCPU} of a vCPU + {cost_['assumed_dynamodb_ms']:.0f} ms "
-            f"assumed DynamoDB round trip) = **${p['total']:.2f}**.",
+            f"History page read by get and by a full report: {cap['history_page_items']} items, "
+            f"{cap['history_page_bytes']} bytes. A minimal report that records an error is "
+            + (f"{cap['progress_minimal_with_error']['calls']}: {cap['progress_minimal_with_error']['wru']} write "
+               f"and {cap['progress_minimal_with_error']['rru']} read units." if "progress_minimal_with_error" in cap
+               else "not measured in this run."),
+        ]
+    if cost_:
+        lines += [
+            "",
+            f"$ per million calls, on-demand DynamoDB + Lambda arm64 at {cost_['memory_mb']} MB: Lambda bills the "
+            f"function's CPU on this machine scaled to {cost_['memory_mb']}/{MB_PER_VCPU} of a vCPU, plus "
+            f"{cost_['assumed_dynamodb_ms']:.0f} ms assumed per DynamoDB call, rounded up to a millisecond, "
+            f"and ${LAMBDA_REQUESTS_PER_MILLION:.2f} per million requests.",
         ]
     return "\n".join(lines) + "\n"
+
+
+def reports_against_targets(warm):
+    """The issue-16 targets, read off one warm run: a minimal report within 1.2x the CPU of
+    the Lambda+UpdateItem floor, a full report within 2x a create's CPU."""
+    function = warm["function"]
+    cpu = lambda runs, event: (runs.get(event) or {}).get("cpu_us")  # noqa: E731
+    minimal, full, create = (cpu(function, e) for e in ("report-progress-minimal", "report-progress-increment", "create-job"))
+    floor = cpu(warm["floor_update"], "report-progress-minimal")
+    if not (minimal and floor) and not (full and create):
+        return []
+    parts = []
+    if minimal and floor:
+        parts.append(f"minimal report {fmt(minimal, 0)} µs of CPU = **{fmt(ratio(minimal, floor))}×** the "
+                     f"Lambda+UpdateItem floor ({fmt(floor, 0)} µs; target ≤ 1.2×)")
+    if full and create:
+        parts.append(f"the same report answered in full, with a 20-item history, {fmt(full, 0)} µs = "
+                     f"**{fmt(ratio(full, create))}×** a create "
+                     f"({fmt(create, 0)} µs; target ≤ 2×)")
+    return ["", "Reports: " + "; ".join(parts) + "."]
 
 
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"

@@ -4,12 +4,18 @@
 //!
 //! It keeps one item: the last one PutItem sent. GetItem and UpdateItem answer with it,
 //! under the key they asked for, so that the function reads back a job in exactly the
-//! shape it writes (a built-in job before any PutItem).
+//! shape it writes (a built-in job before any PutItem), except that the job has errors:
+//! [`HISTORY_ERRORS`] of them. A Query of a job's history answers a full page of them
+//! ([`HISTORY_PAGE`] items shaped as `src/store/item.rs` `from_issue` writes them, only
+//! the attributes a `ProjectionExpression` names, as DynamoDB does), so a route that
+//! reads and answers a history pays for it as against DynamoDB. Other queries (lists,
+//! indexes) answer an empty page.
 //!
 //! bench_null_dynamodb --port PORT [--capture DIR]
 //!
 //! `--capture DIR` writes the first request body of each operation to DIR/<Operation>.json,
-//! so the bench can size the items the function really sends.
+//! and the first history page it answers, as stored, to DIR/history-page.json, so the
+//! bench can size the items the function really writes and reads.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -22,6 +28,13 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+const EMPTY_PAGE: &str = r#"{"Items":[],"Count":0,"ScannedCount":0}"#;
+/// Errors every job has recorded: more than a page, so a read of its most recent errors
+/// gets a full one.
+const HISTORY_ERRORS: u64 = 37;
+/// The most recent errors a `JobResponse` carries (`RECENT_ISSUES_CAP`).
+const HISTORY_PAGE: usize = 20;
 
 struct State {
     capture: Option<PathBuf>,
@@ -74,9 +87,11 @@ async fn answer(
         Ok(body) => body.to_bytes(),
         Err(_) => Bytes::new(),
     };
-    if let Some(dir) = &state.capture
-        && state.seen.lock().unwrap().insert(operation.clone())
-    {
+    let capture = state
+        .capture
+        .as_ref()
+        .filter(|_| state.seen.lock().unwrap().insert(operation.clone()));
+    if let Some(dir) = capture {
         let _ = std::fs::write(dir.join(format!("{operation}.json")), &body);
     }
     let answer = match operation.as_str() {
@@ -88,7 +103,17 @@ async fn answer(
         }
         "GetItem" => json!({ "Item": job_item(&body, &state) }).to_string(),
         "UpdateItem" => json!({ "Attributes": job_item(&body, &state) }).to_string(),
-        "Query" | "Scan" => r#"{"Items":[],"Count":0,"ScannedCount":0}"#.into(),
+        "Query" => match history_page(&body) {
+            Some((stored, answer)) => {
+                // The items as stored, which DynamoDB bills whatever the projection.
+                if let Some(dir) = capture {
+                    let _ = std::fs::write(dir.join("history-page.json"), stored.to_string());
+                }
+                answer
+            }
+            None => EMPTY_PAGE.into(),
+        },
+        "Scan" => EMPTY_PAGE.into(),
         "BatchGetItem" => r#"{"Responses":{},"UnprocessedKeys":{}}"#.into(),
         "BatchWriteItem" => r#"{"UnprocessedItems":{}}"#.into(),
         "TransactGetItems" => r#"{"Responses":[]}"#.into(),
@@ -128,6 +153,7 @@ fn job_item(request: &[u8], state: &State) -> Value {
         item["sk"] = s(&format!("JOB#{job_id}"));
         item["organization_id"] = s(&organization_id);
         item["job_id"] = s(&job_id);
+        item["error_count"] = n(HISTORY_ERRORS);
         return item;
     }
     json!({
@@ -145,8 +171,83 @@ fn job_item(request: &[u8], state: &State) -> Value {
         "created_at": s("2026-11-28T12:00:00.123Z"),
         "updated_at": s("2026-11-28T12:00:05.456Z"),
         "started_at": s("2026-11-28T12:00:01.000Z"),
-        "error_count": n(0),
+        "error_count": n(HISTORY_ERRORS),
         "warning_count": n(0),
         "triggered_by": s("user-events"),
     })
+}
+
+/// The attributes a `ProjectionExpression` names (`#placeholders` resolved), as
+/// DynamoDB sends only those; `None` without one.
+fn projection(request: &Value) -> Option<Vec<String>> {
+    let expression = request["ProjectionExpression"].as_str()?;
+    let names = &request["ExpressionAttributeNames"];
+    let resolve = |name: &str| names[name].as_str().unwrap_or(name).to_owned();
+    Some(
+        expression
+            .split(',')
+            .map(|name| resolve(name.trim()))
+            .collect(),
+    )
+}
+
+/// A page of the history a Query asks for (`pk = ORG#{org}#JOB#{job}` and an `sk` prefix,
+/// `ERROR#` or `WARNING#`), newest first as the function asks: errors as a worker
+/// reports them, each with `details` of a few hundred bytes. The items as stored, and the
+/// answer; `None` for any other query.
+fn history_page(request: &[u8]) -> Option<(Value, String)> {
+    let request: Value = serde_json::from_slice(request).ok()?;
+    let values = &request["ExpressionAttributeValues"];
+    let pk = values[":pk"]["S"].as_str()?;
+    let prefix = values[":prefix"]["S"].as_str()?;
+    let (organization_id, job_id) = pk.strip_prefix("ORG#")?.split_once("#JOB#")?;
+    let s = |v: &str| json!({ "S": v });
+    let n = |v: u64| json!({ "N": v.to_string() });
+    let items: Vec<Value> = (0..HISTORY_PAGE as u64)
+        .map(|i| {
+            let row = 1_000 + HISTORY_PAGE as u64 - i;
+            let second = 59 - i;
+            let details = json!({ "M": {
+                "column": s("signup_date"),
+                "row": n(row),
+                "value": s("2026-13-45"),
+                "expected": s("YYYY-MM-DD"),
+                "source": s("s3://acme-imports/leads/2026-11-28/batch-0042.csv"),
+                "line": s(&format!(
+                    "{row},Jane Doe,jane.doe@example.com,ACME Corp,2026-13-45,\"Sales, EMEA\",+44 20 7946 0958"
+                )),
+                "http": { "M": { "status": n(422), "retryable": { "BOOL": false } } },
+                "attempt": n(1),
+            }});
+            json!({
+                "pk": s(pk),
+                "sk": s(&format!("{prefix}019ac9f0-{:04x}-7000-8000-00000000e001", 0xffff - i)),
+                "organization_id": s(organization_id),
+                "job_id": s(job_id),
+                "entity_key": s(&format!("row-{row}")),
+                "entity_type": s("row"),
+                "error_type": s("parse"),
+                "message": s(&format!("Column signup_date of row {row} is not a date: 2026-13-45")),
+                "timestamp": s(&format!("2026-11-28T12:00:{second:02}.123Z")),
+                "details": details,
+                "step": s("parse"),
+            })
+        })
+        .collect();
+    let last = items
+        .last()
+        .map(|item| json!({ "pk": item["pk"], "sk": item["sk"] }));
+    let mut sent = items.clone();
+    if let Some(names) = projection(&request) {
+        for fields in sent.iter_mut().filter_map(Value::as_object_mut) {
+            fields.retain(|name, _| names.contains(name));
+        }
+    }
+    let answer = json!({
+        "Items": sent,
+        "Count": HISTORY_PAGE,
+        "ScannedCount": HISTORY_PAGE,
+        "LastEvaluatedKey": last,
+    });
+    Some((Value::Array(items), answer.to_string()))
 }

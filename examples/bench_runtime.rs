@@ -3,12 +3,15 @@
 //!
 //! bench_runtime --program PATH --label NAME --out FILE.json [--event FILE]...
 //!               [--cold RUNS] [--warm N] [--warmup N] [--cpu C] [--runner-cpu C]
-//!               [--env KEY=VALUE]...
+//!               [--env KEY=VALUE]... [--one-job true]
 //!
 //! Cold: RUNS fresh processes, each timed from spawn to its first
 //! `GET /2018-06-01/runtime/invocation/next` (init alone) and to its response to the first
 //! event. Warm: one process, `--warmup` then `--warm` invocations of each event file in
-//! turn. Event files that do not exist yet are skipped with a note. Every response must be
+//! turn; with `--one-job true` every event that names a job uses the same one, sent by its
+//! creator, so that a read or a report meets the history earlier events wrote (against a
+//! real DynamoDB; the null one gives every job a history). Event files that do not exist
+//! yet are skipped with a note. Every response must be
 //! a 2xx: a benchmark of error answers measures the wrong thing, so a failed cold start
 //! stops the run and a failed warm event is reported as failed (the others still run).
 //!
@@ -52,6 +55,14 @@ struct Options {
     runner_cpu: Option<usize>,
     /// Extra function environment, for experiments (e.g. `SSL_CERT_FILE`).
     env: Vec<(String, String)>,
+    one_job: bool,
+}
+
+/// The job every job-scoped event uses with `--one-job`, and who created it.
+struct SharedJob {
+    id: String,
+    authorizer: Value,
+    organization: Option<Value>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -98,10 +109,12 @@ async fn main() -> Result<(), Error> {
     if options.warm > 0 {
         let mut function = Function::start(&options).await?;
         function.init().await?;
+        let mut shared = None;
         for (name, file, template) in &events {
             // Reads and updates need a job that exists and that their caller may see: one
             // created, unmeasured, by the create event sent as that caller.
-            let event = match with_callers_job(&mut function, &first.2, template).await {
+            let one_job = options.one_job.then_some(&mut shared);
+            let event = match with_callers_job(&mut function, &first.2, template, one_job).await {
                 Ok(event) => event,
                 Err(error) => {
                     eprintln!("bench_runtime: {name}: {error}");
@@ -340,9 +353,17 @@ impl Function {
     }
 }
 
-/// Kills the process and its Runtime API, on every path out (errors included).
+/// Stops the process and its Runtime API, on every path out (errors included): SIGTERM,
+/// as Lambda sends at shutdown, so that a profiler wrapping the function (valgrind, see
+/// bench/profile.sh) writes its output; SIGKILL if it is still there a moment later.
 impl Drop for Function {
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid, which `wait` has not reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.server.abort();
@@ -479,13 +500,15 @@ fn lambda_env(port: u16) -> Vec<(String, String)> {
 
 /// `event` as is if its path names no job; otherwise with that job replaced by one that
 /// `create` (the create event) makes when sent as `event`'s caller: the same authorizer
-/// claims and organization header.
+/// claims and organization header. With `shared`, the job made for the first such event
+/// serves every later one, sent as its creator.
 async fn with_callers_job(
     function: &mut Function,
     create: &Bytes,
     event: &Bytes,
+    shared: Option<&mut Option<SharedJob>>,
 ) -> Result<Bytes, Error> {
-    let parsed: Value = serde_json::from_slice(event)?;
+    let mut parsed: Value = serde_json::from_slice(event)?;
     let path = parsed["rawPath"]
         .as_str()
         .or(parsed["path"].as_str())
@@ -497,6 +520,14 @@ async fn with_callers_job(
     else {
         return Ok(event.clone());
     };
+    let old_id = old_id.to_owned();
+    if let Some(Some(job)) = &shared {
+        parsed["requestContext"]["authorizer"] = job.authorizer.clone();
+        if let (Some(org), Some(headers)) = (&job.organization, parsed["headers"].as_object_mut()) {
+            headers.insert("x-organization-id".into(), org.clone());
+        }
+        return Ok(Bytes::from(parsed.to_string().replace(&old_id, &job.id)));
+    }
     let mut as_caller: Value = serde_json::from_slice(create)?;
     as_caller["requestContext"]["authorizer"] = parsed["requestContext"]["authorizer"].clone();
     if let Some(org) = parsed["headers"].get("x-organization-id") {
@@ -506,7 +537,14 @@ async fn with_callers_job(
     let new_id = answer
         .job_id
         .ok_or("the create event's answer names no job_id")?;
-    let text = String::from_utf8_lossy(event).replace(old_id, &new_id);
+    let text = String::from_utf8_lossy(event).replace(&old_id, &new_id);
+    if let Some(shared) = shared {
+        *shared = Some(SharedJob {
+            id: new_id,
+            authorizer: parsed["requestContext"]["authorizer"].clone(),
+            organization: parsed["headers"].get("x-organization-id").cloned(),
+        });
+    }
     Ok(Bytes::from(text))
 }
 
@@ -573,6 +611,7 @@ fn parse_args() -> Result<Options, Error> {
         cpu: None,
         runner_cpu: None,
         env: Vec::new(),
+        one_job: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -587,6 +626,7 @@ fn parse_args() -> Result<Options, Error> {
             "--warmup" => options.warmup = value.parse()?,
             "--cpu" => options.cpu = Some(value.parse()?),
             "--runner-cpu" => options.runner_cpu = Some(value.parse()?),
+            "--one-job" => options.one_job = value.parse()?,
             "--env" => {
                 let (key, value) = value.split_once('=').ok_or("--env takes KEY=VALUE")?;
                 options.env.push((key.to_owned(), value.to_owned()));

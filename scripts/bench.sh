@@ -25,11 +25,15 @@ quick=${BENCH_QUICK:-}
 COLD=${BENCH_COLD:-$([[ -n $quick ]] && echo 3 || echo 40)}
 WARM=${BENCH_WARM:-$([[ -n $quick ]] && echo 30 || echo 3000)}
 WARM_MOTO=${BENCH_WARM_MOTO:-$([[ -n $quick ]] && echo 30 || echo 1000)}
-read -r -a EVENT_NAMES <<<"${BENCH_EVENTS:-create-job get-job report-progress}"
+# The report that records errors runs first: with --one-job, get and the reports after it
+# read the history it wrote (moto; the null DynamoDB gives every job one).
+default_events="create-job report-progress get-job report-progress-increment report-progress-minimal"
+read -r -a EVENT_NAMES <<<"${BENCH_EVENTS:-$default_events}"
 RESULTS="$ROOT/bench/results"
 RAW="$RESULTS/raw"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-EXAMPLES=(bench_runtime bench_null_dynamodb bench_sdk_loop bench_floor_sdk bench_floor_noop)
+EXAMPLES=(bench_runtime bench_null_dynamodb bench_sdk_loop bench_floor_sdk bench_floor_update
+  bench_floor_noop)
 
 rm -rf "$RAW"
 mkdir -p "$RAW/capture"
@@ -111,6 +115,7 @@ bench() {
     "${CPU_ARGS[@]}" "$@"
 }
 create_only=(--event events/create-job.http-api.json)
+report_only=(--event events/report-progress-minimal.http-api.json)
 
 # Cold starts in rounds, every program in each: a burst of other work on the machine then
 # slows all of them alike instead of whichever happened to run during it.
@@ -139,8 +144,9 @@ for target in null moto; do
   url=$NULL_URL warm=$WARM
   [[ $target == moto ]] && url=$MOTO_URL warm=$WARM_MOTO
   log "warm against $target: the function, its floors ($warm invocations each)"
-  bench "function.$target.warm" "$url" "$BIN" 0 "$warm" "${EVENTS[@]}"
+  bench "function.$target.warm" "$url" "$BIN" 0 "$warm" "${EVENTS[@]}" --one-job true
   bench "floor_sdk.$target.warm" "$url" "$EX/bench_floor_sdk" 0 "$warm" "${create_only[@]}"
+  bench "floor_update.$target.warm" "$url" "$EX/bench_floor_update" 0 "$warm" "${report_only[@]}"
   AWS_ENDPOINT_URL_DYNAMODB=$url run_group "${PIN_FUNCTION[@]}" "$EX/bench_sdk_loop" \
     --n "$warm" --out "$RAW/sdk_loop.$target.json"
 done

@@ -81,6 +81,8 @@ pub struct StoredResponse {
     pub status: u16,
     pub body: String,
     pub location: Option<String>,
+    /// The original's `Preference-Applied`: a replay answers in the form it asked for.
+    pub preference_applied: Option<String>,
 }
 
 /// What a request finds when its key is taken.

@@ -26,6 +26,7 @@
 //!   transactions and paged queries.
 //! - [`idempotency`]: `Idempotency-Key` rules (fingerprint, replay, in flight); the
 //!   records are claimed and completed by the store, in the job write's transaction.
+//! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
 //!
 //! ## The path of a request
@@ -46,6 +47,7 @@ pub mod idempotency;
 pub mod job;
 pub mod logging;
 pub mod origin;
+pub mod prefer;
 pub mod query;
 pub mod response;
 pub mod router;

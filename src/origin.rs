@@ -13,9 +13,10 @@ use crate::auth::Credential;
 use crate::error::ApiError;
 
 /// The request headers the API reads, which a browser must be allowed to send.
-pub const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-organization-id";
+pub const ALLOWED_HEADERS: &str =
+    "authorization, content-type, idempotency-key, prefer, x-organization-id";
 /// The response headers a client needs to read.
-pub const EXPOSED_HEADERS: &str = "location, idempotent-replayed, retry-after";
+pub const EXPOSED_HEADERS: &str = "location, idempotent-replayed, preference-applied, retry-after";
 const ALLOWED_METHODS: &str = "GET, POST";
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";

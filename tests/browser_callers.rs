@@ -221,7 +221,7 @@ fn preflight(origin: &str) -> lambda_http::Request {
             ("access-control-request-method", "POST"),
             (
                 "access-control-request-headers",
-                "content-type, idempotency-key, x-organization-id",
+                "content-type, idempotency-key, prefer, x-organization-id",
             ),
         ],
         "",
@@ -247,6 +247,7 @@ async fn preflights_are_answered_for_allowed_origins_only() {
         "authorization",
         "content-type",
         "idempotency-key",
+        "prefer",
         "x-organization-id",
     ] {
         assert!(
@@ -283,7 +284,12 @@ async fn answers_are_readable_by_allowed_origins_only() {
     let exposed = created.headers["access-control-expose-headers"]
         .to_str()
         .unwrap();
-    for name in ["location", "idempotent-replayed", "retry-after"] {
+    for name in [
+        "location",
+        "idempotent-replayed",
+        "preference-applied",
+        "retry-after",
+    ] {
         assert!(exposed.contains(name), "{name} in {exposed}");
     }
     assert_eq!(created.headers["vary"], "Origin");

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 const EVENT_JOB_ID: &str = "019ac9f0-0000-7000-8000-00000000e001";
 
 /// Every file this suite asserts.
-const CASES: [&str; 23] = [
+const CASES: [&str; 25] = [
     "list-jobs.http-api.json",
     "list-jobs.rest-api.json",
     "get-job.http-api.json",
@@ -22,6 +22,8 @@ const CASES: [&str; 23] = [
     "get-job-status.rest-api.json",
     "report-progress.http-api.json",
     "report-progress.rest-api.json",
+    "report-progress-minimal.http-api.json",
+    "report-progress-increment.http-api.json",
     "cancel-job.http-api.json",
     "cancel-job.rest-api.json",
     "list-errors.http-api.json",
@@ -298,6 +300,27 @@ async fn report_progress_events_start_the_job_and_record_the_error() {
         assert_eq!(reply.body["metadata"]["stage"], "fetch");
         assert_eq!(reply.body["errors"][0]["entity_key"], "row-7");
     }
+}
+
+#[tokio::test]
+async fn report_progress_increment_event_answers_the_full_job() {
+    let file = "report-progress-increment.http-api.json";
+    let reply = lifecycle_event(file, "org-events-report-progress-increment-http", 200).await;
+    assert!(reply.headers.get("preference-applied").is_none());
+    assert_eq!(reply.body["processed_items"], 100);
+    for field in JOB_RESPONSE_FIELDS {
+        assert!(reply.body.get(field).is_some(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn report_progress_minimal_event_answers_the_status_body() {
+    let file = "report-progress-minimal.http-api.json";
+    let reply = lifecycle_event(file, "org-events-report-progress-minimal-http", 200).await;
+    assert_eq!(reply.headers["preference-applied"], "return=minimal");
+    assert_eq!(reply.body["status"], "in_progress");
+    assert_eq!(reply.body["processed_items"], 100);
+    assert!(reply.body.get("errors").is_none(), "the light view only");
 }
 
 #[tokio::test]

@@ -24,11 +24,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use common::proxy::{Fault, PROVISIONED_THROUGHPUT_EXCEEDED, Proxy, THROTTLING};
 use common::*;
-use jobs_api::{App, Config, store};
+use jobs_api::{App, store};
 use serde_json::{Value, json};
 
 /// Every request's number of SDK attempts, as configured in `store::connect`.
@@ -49,19 +48,7 @@ async fn rig(name: &str) -> Rig {
     let proxy = Proxy::start(&env("AWS_ENDPOINT_URL_DYNAMODB"));
     // The production client, unproxied: the reference for what was written.
     let direct = client().await;
-    let proxied = direct
-        .config()
-        .to_builder()
-        .endpoint_url(proxy.url())
-        .retry_partition(RetryPartition::new(format!(
-            "faults-{name}-{}",
-            uuid::Uuid::now_v7().simple()
-        )))
-        .build();
-    let app = App::new(
-        Config::from_env().expect("test configuration"),
-        Client::from_conf(proxied),
-    );
+    let app = app_behind(&proxy).await;
     Rig {
         proxy,
         app,

@@ -159,10 +159,7 @@ async fn the_same_key_in_two_organizations_makes_two_jobs() {
 async fn a_replayed_progress_report_is_counted_once() {
     let app = app().await;
     let tenant = Tenant::new("idem-progress");
-    let job_id = tenant.create(&app, crawl()).await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job_id = tenant.create_id(&app, crawl()).await;
     let path = format!("/api/jobs/{job_id}/progress");
     let report = json!({"processed_items_increment": 2, "error": {"entity_key": "r1", "entity_type": "row", "error_type": "e", "message": "m"}});
     let first = send(&app, with_key(&tenant, "POST", &path, "report-1", &report)).await;
@@ -190,10 +187,7 @@ async fn a_replayed_progress_report_is_counted_once() {
     );
 
     // The same key on another job's report is a different request.
-    let other = tenant.create(&app, crawl()).await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = tenant.create_id(&app, crawl()).await;
     let refused = send(
         &app,
         with_key(
@@ -212,10 +206,7 @@ async fn a_replayed_progress_report_is_counted_once() {
 async fn a_refused_request_does_not_use_up_its_key() {
     let app = app().await;
     let tenant = Tenant::new("idem-refused");
-    let job_id = tenant.create(&app, crawl()).await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job_id = tenant.create_id(&app, crawl()).await;
     let cancel = format!("/api/jobs/{job_id}/cancel");
     assert_eq!(
         send(
@@ -255,10 +246,7 @@ async fn a_refused_request_does_not_use_up_its_key() {
     )
     .await;
     assert_eq!(refused.status, 409);
-    let fresh = tenant.create(&app, crawl()).await["job_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = tenant.create_id(&app, crawl()).await;
     let reused = send(
         &app,
         with_key(
@@ -286,4 +274,50 @@ async fn malformed_keys_are_422_and_write_nothing() {
         assert_eq!(reply.status, 422, "{key:?}");
     }
     assert_eq!(items_of(&client().await, &tenant.org).await, 0);
+}
+
+#[tokio::test]
+async fn a_replay_answers_in_the_form_the_original_asked_for() {
+    let app = app().await;
+    let tenant = Tenant::new("idem-prefer");
+    let job_id = tenant.create_id(&app, crawl()).await;
+    let path = format!("/api/jobs/{job_id}/progress");
+    let report = json!({"processed_items_increment": 1});
+    let keyed = |key: &str, prefer: Option<&str>| {
+        let mut request = with_key(&tenant, "POST", &path, key, &report);
+        if let Some(prefer) = prefer {
+            request
+                .headers_mut()
+                .insert("prefer", prefer.parse().unwrap());
+        }
+        request
+    };
+    let applied = |reply: &Reply| {
+        reply
+            .headers
+            .get("preference-applied")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Asked minimal: every replay is that minimal answer, whatever the retry prefers.
+    let first = send(&app, keyed("minimal", Some("return=minimal"))).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.body.get("errors").is_none());
+    for prefer in [None, Some("return=representation"), Some("return=minimal")] {
+        let again = send(&app, keyed("minimal", prefer)).await;
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.body, first.body, "{prefer:?}");
+        assert_eq!(applied(&again).as_deref(), Some("return=minimal"));
+    }
+
+    // Asked nothing: every replay is the full answer, with no Preference-Applied.
+    let full = send(&app, keyed("full", None)).await;
+    assert!(full.body.get("errors").is_some());
+    let again = send(&app, keyed("full", Some("return=minimal"))).await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, full.body);
+    assert_eq!(applied(&again), None);
+
+    let job = send(&app, tenant.get(&format!("/api/jobs/{job_id}"))).await;
+    assert_eq!(job.body["processed_items"], 2, "each key counted once");
 }

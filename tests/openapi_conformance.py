@@ -12,7 +12,10 @@ under `cargo lambda watch` (scripts/test.sh starts it), and checks EVERY respons
     resolved inside the document, formats checked, and `integer` meaning a JSON integer
     literal: `5.0` is not an integer here);
   - the documented required headers (Location, Allow, WWW-Authenticate, Retry-After) are
-    present and match their schemas.
+    present, and every documented header present (Preference-Applied, Idempotent-Replayed)
+    matches its schema;
+  - a `200` to a write that asked `Prefer: return=minimal` is the `JobStatusResponse`
+    with `Preference-Applied: return=minimal`, and without it the `JobResponse`.
 
 Before the scenario it also checks that the document's own examples match its schemas,
 and that the request bodies the scenario sends are valid (or, for the invalid ones, not)
@@ -211,9 +214,9 @@ class Client:
 
         for header, spec in node.get("headers", {}).items():
             spec, header_pointer = self.doc.resolve(spec, f"{pointer}/headers/{pointer_escape(header)}")
-            if not spec.get("required"):
-                continue
             value = response.headers.get(header)
+            if not spec.get("required") and value is None:
+                continue
             if not r.check(value is not None, f"{what}: header {header} present"):
                 continue
             schema_type = spec.get("schema", {}).get("type")
@@ -225,6 +228,19 @@ class Client:
                     pass
             problems = self.doc.errors(f"{header_pointer}/schema", parsed)
             r.check(not problems, f"{what}: header {header} {value!r} matches its schema", "; ".join(problems))
+        return response
+
+    def write(self, name: str, path: str, expect_minimal: bool, **kwargs) -> Response:
+        """A progress report or cancel answered `200`, in the form `expect_minimal` says:
+        the `/status` body with `Preference-Applied: return=minimal`, or the full job."""
+        response = self.call(name, "POST", path, 200, **kwargs)
+        schema = "JobStatusResponse" if expect_minimal else "JobResponse"
+        problems = self.doc.errors(f"/components/schemas/{schema}", response.body)
+        self.report.check(not problems, f"{name}: the body is a {schema}", "; ".join(problems[:5]))
+        applied = response.headers.get("Preference-Applied")
+        expected = "return=minimal" if expect_minimal else "not return=minimal"
+        self.report.check((applied == "return=minimal") == expect_minimal, f"{name}: Preference-Applied {expected}",
+                          f"got {applied!r}")
         return response
 
     def request_body(self, name: str, method: str, path: str, body, valid: bool = True):
@@ -353,6 +369,25 @@ def scenario(c: Client, secret: str):
            body={"mark_started": True, "mark_failed": "the source went away"})
     c.call("get A, ended, with its errors and warnings", "GET", f"/api/jobs/{job_a}", 200, token=t)
     c.call("status A, ended", "GET", f"/api/jobs/{job_a}/status", 200, token=t)
+
+    # Prefer: return=minimal on a report and a cancel (and its idempotent replay)
+    job_d = c.call("create D", "POST", "/api/jobs/", 201, token=t, body=create_a).body["job_id"]
+    report_d = f"/api/jobs/{job_d}/progress"
+    minimal = {"Prefer": "return=minimal"}
+    c.write("progress D, minimal", report_d, True, token=t, body={"processed_items_increment": 2}, headers=minimal)
+    c.write("progress D, minimal among other preferences", report_d, True, token=t,
+            body={"error": {"entity_key": "r1", "error_type": "e", "message": "m"}},
+            headers={"Prefer": "respond-async, return=minimal; foo=bar"})
+    c.write("progress D, an unknown preference", report_d, False, token=t, body={},
+            headers={"Prefer": "return=MINIMAL, wait=5"})
+    c.write("progress D, representation", report_d, False, token=t, body={},
+            headers={"Prefer": "return=representation"})
+    keyed = {"Idempotency-Key": f"oapi-{secrets.token_hex(4)}", **minimal}
+    first = c.write("cancel D, minimal, with a key", f"/api/jobs/{job_d}/cancel", True, token=t, headers=keyed)
+    replay = c.write("cancel D, replayed without Prefer", f"/api/jobs/{job_d}/cancel", True, token=t,
+                     headers={"Idempotency-Key": keyed["Idempotency-Key"]})
+    report.check(replay.body == first.body and replay.headers.get("Idempotent-Replayed") == "true",
+                 "cancel D, replayed: the original minimal answer", f"body {replay.body}")
 
     # Cancel
     c.call("cancel B", "POST", f"/api/jobs/{job_b}/cancel", 200, token=t)

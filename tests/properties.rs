@@ -9,8 +9,9 @@ use jobs_api::query::Query;
 use jobs_api::routes::{create_job, report_progress};
 use jobs_api::time::Timestamp;
 use jobs_api::validation::MAX_COUNT;
-use jobs_api::{Config, body, router};
+use jobs_api::{Config, body, prefer, router};
 use lambda_http::http::Method;
+use lambda_http::http::header::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -185,6 +186,24 @@ proptest! {
         let _ = query.timestamp("created_before");
         if let Ok(limit) = query.limit(20, 100) {
             prop_assert!((1..=100).contains(&limit));
+        }
+    }
+
+    #[test]
+    fn any_prefer_fields_read_without_panicking(
+        fields in prop::collection::vec("([ -~]|return=minimal|return=representation|[,;=\"]){0,40}", 0..4),
+    ) {
+        let mut headers = HeaderMap::new();
+        for field in &fields {
+            headers.append(prefer::HEADER, HeaderValue::from_str(field).unwrap());
+        }
+        if let Some(form) = prefer::requested_return(&headers) {
+            let text = fields.join(",").to_ascii_lowercase();
+            let asked = match form {
+                prefer::Return::Minimal => "minimal",
+                prefer::Return::Representation => "representation",
+            };
+            prop_assert!(text.contains("return") && text.contains(asked), "{fields:?}");
         }
     }
 }

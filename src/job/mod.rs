@@ -1,7 +1,9 @@
-//! The job and its rules: statuses, the computed fields and the `JobResponse` the API
-//! returns. Plain data and functions; nothing here talks to AWS.
+//! The job and its rules: statuses, the computed fields, and the two views the API
+//! answers with: the full `JobResponse` and the light `JobStatusResponse`. Plain data and
+//! functions; nothing here talks to AWS.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::time::Timestamp;
@@ -73,6 +75,34 @@ pub struct JobIssue {
     pub timestamp: Timestamp,
     pub details: Option<Map<String, Value>>,
     pub step: Option<String>,
+}
+
+/// An error or warning as the API answers it, serialized once, straight from what the
+/// store read: its size is known without serializing it again, and every answer that
+/// carries it copies these bytes.
+#[derive(Clone, Debug)]
+pub struct RecordedIssue {
+    pub timestamp: Timestamp,
+    pub json: Box<RawValue>,
+}
+
+impl RecordedIssue {
+    /// What it adds to a JSON list: itself and a separator.
+    pub fn size(&self) -> usize {
+        self.json.get().len() + 1
+    }
+}
+
+impl PartialEq for RecordedIssue {
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamp == other.timestamp && self.json.get() == other.json.get()
+    }
+}
+
+impl Serialize for RecordedIssue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
 }
 
 /// What a caller asks for when creating a job, once validated.
@@ -203,8 +233,8 @@ pub const RECENT_ISSUES_CAP: usize = 20;
 /// The most recent errors and warnings of a job, oldest first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RecentIssues {
-    pub errors: Vec<JobIssue>,
-    pub warnings: Vec<JobIssue>,
+    pub errors: Vec<RecordedIssue>,
+    pub warnings: Vec<RecordedIssue>,
 }
 
 /// Every field of the reference response, always present (`null` when absent).
@@ -226,8 +256,37 @@ pub struct JobResponse<'a> {
     pub completed_at: Option<Timestamp>,
     pub duration_seconds: Option<f64>,
     pub error_message: Option<&'a str>,
-    pub errors: &'a [JobIssue],
-    pub warnings: &'a [JobIssue],
+    pub errors: &'a [RecordedIssue],
+    pub warnings: &'a [RecordedIssue],
+}
+
+/// The light view of a job: what `/status` answers, and a report or cancel asked for
+/// with `Prefer: return=minimal`. Read from the job item alone.
+#[derive(Debug, Serialize)]
+pub struct JobStatusResponse<'a> {
+    pub job_id: &'a str,
+    pub status: JobStatus,
+    pub progress_percentage: f64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub total_items: u64,
+    pub updated_at: Timestamp,
+}
+
+impl<'a> From<&'a Job> for JobStatusResponse<'a> {
+    fn from(job: &'a Job) -> Self {
+        JobStatusResponse {
+            job_id: &job.job_id,
+            status: job.status,
+            progress_percentage: job.progress_percentage(),
+            processed_items: job.processed_items,
+            failed_items: job.failed_items,
+            warned_items: job.warned_items,
+            total_items: job.total_items,
+            updated_at: job.updated_at,
+        }
+    }
 }
 
 fn round2(value: f64) -> f64 {

@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::auth::{Caller, Permission};
 use crate::error::ApiError;
 use crate::job::JobUpdate;
+use crate::prefer;
 use crate::store::Completion;
 use crate::time::Timestamp;
 
@@ -19,12 +20,21 @@ pub async fn handle(
     caller.require(Permission::Create)?;
     let job_id = super::job_id(raw_id)?;
     let org = &caller.organization_id;
+    let form = prefer::requested_return(request.headers());
     // A cancel has no body: its fingerprint is the route and the job.
-    let claim =
-        match super::begin(app, request, caller, "cancel", Some(job_id), &Value::Null).await? {
-            super::Begin::Replayed(reply) => return Ok(reply),
-            super::Begin::Proceed(claim) => claim,
-        };
+    let begun = super::begin(
+        app,
+        request,
+        caller,
+        "cancel",
+        Some(job_id),
+        &Value::Null,
+        form,
+    );
+    let claim = match begun.await? {
+        super::Begin::Replayed(reply) => return Ok(reply),
+        super::Begin::Proceed(claim) => claim,
+    };
     let update = JobUpdate::cancel(Timestamp::now());
     let completion = claim.as_ref().map(|claim| Completion {
         claim,
@@ -35,5 +45,5 @@ pub async fn handle(
         .store()
         .update_job(org, job_id, &update, completion)
         .await;
-    super::answer(app, claim.as_ref(), written.map_err(ApiError::from)).await
+    super::answer(app, claim.as_ref(), written.map_err(ApiError::from), form).await
 }

@@ -24,7 +24,9 @@ pub async fn handle(
     caller.require(Permission::Create)?;
     let body = body::json(request, app.config().max_body_bytes)?;
     let new = parse(&body, app.config(), caller)?;
-    let claim = match super::begin(app, request, caller, "create", None, &body).await? {
+    // A create always answers in full (its job has no history to read).
+    let begun = super::begin(app, request, caller, "create", None, &body, None);
+    let claim = match begun.await? {
         super::Begin::Replayed(reply) => return Ok(reply),
         super::Begin::Proceed(claim) => claim,
     };

@@ -3,11 +3,12 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
 use crate::error::ApiError;
+use crate::job::RecordedIssue;
 use crate::query::Query;
 use crate::response;
 use crate::store::IssueKind;
@@ -40,9 +41,15 @@ pub async fn handle(
         .store()
         .list_issues(org, job_id, kind, limit, cursor.as_ref())
         .await?;
-    let body = json!({
-        "items": page.items,
-        "next_cursor": page.next.map(|cursor| cursor.encode()),
-    });
+    let body = IssuePage {
+        items: &page.items,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    };
     Ok(response::json(StatusCode::OK, &body))
+}
+
+#[derive(Serialize)]
+struct IssuePage<'a> {
+    items: &'a [RecordedIssue],
+    next_cursor: Option<String>,
 }

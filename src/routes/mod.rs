@@ -17,7 +17,8 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::idempotency::{self, Found, Record, StoredResponse};
-use crate::job::{Job, JobIssue, RECENT_ISSUES_CAP, RecentIssues};
+use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
+use crate::prefer::{self, Return};
 use crate::response;
 use crate::store::{Claim, IssueKind};
 use crate::time::Timestamp;
@@ -43,16 +44,17 @@ pub async fn read_job(app: &App, caller: &Caller, raw_id: &str) -> Result<Job, A
     job.ok_or(ApiError::JobNotFound)
 }
 
-/// Answers a job write: `200` with the job (kept for replays under the claim), or the
-/// error (freeing the claim, since nothing was written).
+/// Answers a job write: `200` with the job in the `form` the caller prefers (kept for
+/// replays under the claim), or the error (freeing the claim, since nothing was written).
 pub async fn answer(
     app: &App,
     claim: Option<&Claim>,
     written: Result<Job, ApiError>,
+    form: Option<Return>,
 ) -> Result<Response<Body>, ApiError> {
     match written {
         Ok(job) => {
-            let reply = job_reply(app, &job).await?;
+            let reply = written_reply(app, &job, form).await?;
             finish(app, claim, &reply).await;
             Ok(reply)
         }
@@ -88,8 +90,12 @@ pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiErro
 
 /// Drops the oldest errors and warnings until both lists fit in `budget` bytes of JSON.
 fn within_budget(mut recent: RecentIssues, budget: usize) -> RecentIssues {
-    let size = |issue: &JobIssue| serde_json::to_vec(issue).map_or(budget, |bytes| bytes.len() + 1);
-    let mut total: usize = recent.errors.iter().chain(&recent.warnings).map(size).sum();
+    let mut total: usize = recent
+        .errors
+        .iter()
+        .chain(&recent.warnings)
+        .map(RecordedIssue::size)
+        .sum();
     while total > budget {
         let oldest_error = recent.errors.first().map(|issue| issue.timestamp);
         let oldest_warning = recent.warnings.first().map(|issue| issue.timestamp);
@@ -99,7 +105,7 @@ fn within_budget(mut recent: RecentIssues, budget: usize) -> RecentIssues {
             (None, Some(_)) => &mut recent.warnings,
             (None, None) => break,
         };
-        total -= size(&list.remove(0));
+        total -= list.remove(0).size();
     }
     recent
 }
@@ -113,7 +119,8 @@ pub enum Begin {
 }
 
 /// Claims the request's idempotency key, if it has one. `route`, `job_id` and the
-/// parsed `body` make the request's fingerprint.
+/// parsed `body` make the request's fingerprint (the `form` of the answer is no part of
+/// it: asking for another form is the same request, answered as it was).
 pub async fn begin(
     app: &App,
     request: &Request,
@@ -121,6 +128,7 @@ pub async fn begin(
     route: &str,
     job_id: Option<&str>,
     body: &Value,
+    form: Option<Return>,
 ) -> Result<Begin, ApiError> {
     let Some(key) = idempotency::key(request)? else {
         return Ok(Begin::Proceed(None));
@@ -137,7 +145,9 @@ pub async fn begin(
         };
         match idempotency::decide(&record, &fingerprint, now) {
             Found::Free => continue,
-            Found::Replay => return Ok(Begin::Replayed(replay(app, caller, &record).await?)),
+            Found::Replay => {
+                return Ok(Begin::Replayed(replay(app, caller, &record, form).await?));
+            }
             Found::Refused(why) => return Err(why.into_error()),
         }
     }
@@ -145,24 +155,32 @@ pub async fn begin(
 }
 
 /// The original response of a completed request, marked as replayed. Should the
-/// request have died between its write and storing its response, the job as it is now.
-async fn replay(app: &App, caller: &Caller, record: &Record) -> Result<Response<Body>, ApiError> {
+/// request have died between its write and storing its response, the job as it is now,
+/// in the `form` this request asks for (the original's is not known then).
+async fn replay(
+    app: &App,
+    caller: &Caller,
+    record: &Record,
+    form: Option<Return>,
+) -> Result<Response<Body>, ApiError> {
     let mut reply = match (&record.response, &record.job_id) {
         (Some(stored), _) => {
             let status = StatusCode::from_u16(stored.status).map_err(|_| ApiError::Internal)?;
             let mut reply = response::json_text(status, stored.body.clone());
-            let location = stored
-                .location
-                .as_deref()
-                .and_then(|l| HeaderValue::from_str(l).ok());
-            if let Some(location) = location {
-                reply.headers_mut().insert(header::LOCATION, location);
+            let headers = [
+                (header::LOCATION.as_str(), &stored.location),
+                (prefer::APPLIED_HEADER, &stored.preference_applied),
+            ];
+            for (name, value) in headers {
+                if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                    reply.headers_mut().insert(name, value);
+                }
             }
             reply
         }
         (None, Some(job_id)) => {
             let job = app.store().get_job(&caller.organization_id, job_id).await?;
-            job_reply(app, &job.ok_or(ApiError::JobNotFound)?).await?
+            written_reply(app, &job.ok_or(ApiError::JobNotFound)?, form).await?
         }
         (None, None) => return Err(ApiError::Internal),
     };
@@ -202,15 +220,36 @@ pub fn stored(reply: &Response<Body>) -> StoredResponse {
         Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         _ => String::new(),
     };
-    let location = reply
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok());
+    let header = |name: &str| {
+        let value = reply.headers().get(name)?.to_str().ok()?;
+        Some(value.to_owned())
+    };
     StoredResponse {
         status: reply.status().as_u16(),
         body,
-        location: location.map(str::to_owned),
+        location: header(header::LOCATION.as_str()),
+        preference_applied: header(prefer::APPLIED_HEADER),
     }
+}
+
+/// `200` with a job just written, in the `form` asked for: the `/status` body for
+/// `return=minimal`, which reads no history; the full `JobResponse` otherwise. A form
+/// asked for is named in `Preference-Applied`.
+async fn written_reply(
+    app: &App,
+    job: &Job,
+    form: Option<Return>,
+) -> Result<Response<Body>, ApiError> {
+    let mut reply = match form {
+        Some(Return::Minimal) => response::json(StatusCode::OK, &JobStatusResponse::from(job)),
+        Some(Return::Representation) | None => job_reply(app, job).await?,
+    };
+    if let Some(form) = form {
+        reply
+            .headers_mut()
+            .insert(prefer::APPLIED_HEADER, form.applied());
+    }
+    Ok(reply)
 }
 
 /// `200` with the full `JobResponse` of `job`.
@@ -225,9 +264,10 @@ pub async fn job_reply(app: &App, job: &Job) -> Result<Response<Body>, ApiError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::JobIssue;
 
-    fn issue(second: u64, size: usize) -> JobIssue {
-        JobIssue {
+    fn issue(second: u64, size: usize) -> RecordedIssue {
+        let issue = JobIssue {
             entity_key: "k".into(),
             entity_type: "row".into(),
             error_type: "t".into(),
@@ -235,6 +275,10 @@ mod tests {
             timestamp: Timestamp::from_millis(second * 1000),
             details: None,
             step: None,
+        };
+        RecordedIssue {
+            timestamp: issue.timestamp,
+            json: serde_json::value::to_raw_value(&issue).unwrap(),
         }
     }
 
@@ -245,7 +289,7 @@ mod tests {
             warnings: vec![issue(2, 1000), issue(4, 1000)],
         };
         let kept = within_budget(recent.clone(), 3500);
-        let seconds = |list: &[JobIssue]| {
+        let seconds = |list: &[RecordedIssue]| {
             list.iter()
                 .map(|i| i.timestamp.millis() / 1000)
                 .collect::<Vec<_>>()

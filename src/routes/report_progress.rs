@@ -10,6 +10,7 @@ use crate::body;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::job::{Job, JobIssue, JobUpdate, ProgressReport};
+use crate::prefer;
 use crate::store::{Claim, Completion, StoreError};
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, ObjectLimits, Problems};
@@ -35,12 +36,14 @@ pub async fn handle(
     let now = Timestamp::now();
     let report = parse(&body, app.config(), now)?;
     let org = &caller.organization_id;
-    let claim = match super::begin(app, request, caller, "progress", Some(job_id), &body).await? {
+    let form = prefer::requested_return(request.headers());
+    let begun = super::begin(app, request, caller, "progress", Some(job_id), &body, form);
+    let claim = match begun.await? {
         super::Begin::Replayed(reply) => return Ok(reply),
         super::Begin::Proceed(claim) => claim,
     };
     let written = apply(app, org, job_id, &report, now, claim.as_ref()).await;
-    super::answer(app, claim.as_ref(), written).await
+    super::answer(app, claim.as_ref(), written, form).await
 }
 
 /// The report as one conditional write (a few, for `mark_completed`, which must read

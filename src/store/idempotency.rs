@@ -47,6 +47,10 @@ fn response_values(
         set.push("#location = :location");
         values.insert(":location".into(), s(location));
     }
+    if let Some(applied) = &response.preference_applied {
+        set.push("preference_applied = :preference_applied");
+        values.insert(":preference_applied".into(), s(applied));
+    }
 }
 
 impl Completion<'_> {
@@ -97,6 +101,7 @@ fn record_of(item: &Item) -> Option<Record> {
             status: u16::try_from(status).ok()?,
             body,
             location: text("location"),
+            preference_applied: text("preference_applied"),
         }),
         _ => None,
     };

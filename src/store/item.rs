@@ -1,15 +1,18 @@
-//! A [`Job`] ⇄ its DynamoDB item, and a [`JobIssue`] ⇄ its history item. Attribute names
-//! are the API's field names; `pk`/`sk` and the `*_key` index attributes are the keys
-//! (see [`super::keys`]). Absent optional values are absent attributes.
+//! A [`Job`] ⇄ its DynamoDB item, and a [`JobIssue`] → its history item → the
+//! [`RecordedIssue`] answers carry. Attribute names are the API's field names; `pk`/`sk`
+//! and the `*_key` index attributes are the keys (see [`super::keys`]). Absent optional
+//! values are absent attributes.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::attr;
+use super::attr_json::MapJson;
 use super::keys::{self, IssueKind};
-use crate::job::{Job, JobIssue, JobStatus};
+use crate::job::{Job, JobIssue, JobStatus, RecordedIssue};
 use crate::time::Timestamp;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -138,15 +141,23 @@ pub fn to_job(item: &Item) -> Result<Job, BadItem> {
     })
 }
 
-fn optional_text(item: &Item, name: &str) -> Option<String> {
+fn optional_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
+        Some(AttributeValue::S(value)) => Some(value),
         _ => None,
     }
 }
 
+fn str_of<'a>(item: &'a Item, name: &str) -> Result<&'a str, BadItem> {
+    optional_str(item, name).ok_or_else(|| BadItem(format!("{name} missing")))
+}
+
+fn optional_text(item: &Item, name: &str) -> Option<String> {
+    optional_str(item, name).map(str::to_owned)
+}
+
 fn text(item: &Item, name: &str) -> Result<String, BadItem> {
-    optional_text(item, name).ok_or_else(|| BadItem(format!("{name} missing")))
+    str_of(item, name).map(str::to_owned)
 }
 
 fn count(item: &Item, name: &str) -> Result<u64, BadItem> {
@@ -160,8 +171,8 @@ fn count(item: &Item, name: &str) -> Result<u64, BadItem> {
 }
 
 fn optional_timestamp(item: &Item, name: &str) -> Result<Option<Timestamp>, BadItem> {
-    optional_text(item, name)
-        .map(|value| Timestamp::parse(&value).ok_or_else(|| BadItem(format!("{name} {value:?}"))))
+    optional_str(item, name)
+        .map(|value| Timestamp::parse(value).ok_or_else(|| BadItem(format!("{name} {value:?}"))))
         .transpose()
 }
 
@@ -176,16 +187,47 @@ fn map(value: Option<&AttributeValue>) -> Map<String, Value> {
     }
 }
 
-pub fn to_issue(fields: &Item) -> Result<JobIssue, BadItem> {
-    Ok(JobIssue {
-        entity_key: text(fields, "entity_key")?,
-        entity_type: text(fields, "entity_type")?,
-        error_type: text(fields, "error_type")?,
-        message: text(fields, "message")?,
-        timestamp: timestamp(fields, "timestamp")?,
-        details: fields.get("details").map(|d| map(Some(d))),
-        step: optional_text(fields, "step"),
-    })
+/// What a history item is read for: the attributes [`to_recorded_issue`] reads, and its
+/// sort key.
+pub const ISSUE_ATTRIBUTES: [&str; 8] = [
+    "sk",
+    "entity_key",
+    "entity_type",
+    "error_type",
+    "message",
+    "timestamp",
+    "details",
+    "step",
+];
+
+/// A history item as answers carry it: the JSON of its [`JobIssue`], written straight
+/// from the item's attributes, every field checked.
+pub fn to_recorded_issue(item: &Item) -> Result<RecordedIssue, BadItem> {
+    let timestamp = timestamp(item, "timestamp")?;
+    let fields = IssueFields {
+        entity_key: str_of(item, "entity_key")?,
+        entity_type: str_of(item, "entity_type")?,
+        error_type: str_of(item, "error_type")?,
+        message: str_of(item, "message")?,
+        timestamp,
+        details: item.get("details").map(MapJson::of),
+        step: optional_str(item, "step"),
+    };
+    let json = serde_json::value::to_raw_value(&fields)
+        .map_err(|error| BadItem(format!("history item: {error}")))?;
+    Ok(RecordedIssue { timestamp, json })
+}
+
+/// A [`JobIssue`]'s fields, in its order, borrowed from its history item.
+#[derive(Serialize)]
+struct IssueFields<'a> {
+    entity_key: &'a str,
+    entity_type: &'a str,
+    error_type: &'a str,
+    message: &'a str,
+    timestamp: Timestamp,
+    details: Option<MapJson<'a>>,
+    step: Option<&'a str>,
 }
 
 #[cfg(test)]
@@ -234,14 +276,19 @@ mod tests {
     }
 
     #[test]
-    fn an_issue_round_trips_through_its_history_item() {
-        let issue = JobIssue {
+    fn an_issue_reads_back_from_its_history_item_as_it_was_given() {
+        let mut issue = JobIssue {
             entity_key: "row-3".into(),
             entity_type: "row".into(),
             error_type: "parse".into(),
-            message: "bad date".into(),
+            message: "bad \"date\"".into(),
             timestamp: Timestamp::from_millis(1_795_867_205_000),
-            details: Some(json!({"column": "d"}).as_object().unwrap().clone()),
+            details: Some(
+                json!({"column": "d", "row": 3, "seen": [1.5, null, {"b": true, "a": "x"}]})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
             step: Some("load".into()),
         };
         let item = from_issue("org-a", "job-1", IssueKind::Error, "0190-x", &issue);
@@ -256,7 +303,40 @@ mod tests {
             "a job's history lives in the job's partition"
         );
         assert_eq!(item["sk"], AttributeValue::S("ERROR#0190-x".into()));
-        assert_eq!(to_issue(&item), Ok(issue));
+        let recorded = to_recorded_issue(&item).unwrap();
+        assert_eq!(recorded.timestamp, issue.timestamp);
+        assert_eq!(recorded.json.get(), serde_json::to_string(&issue).unwrap());
+        let projected: Item = item
+            .iter()
+            .filter(|(name, _)| ISSUE_ATTRIBUTES.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        assert_eq!(
+            to_recorded_issue(&projected),
+            Ok(recorded),
+            "the projection holds all it reads"
+        );
+
+        (issue.details, issue.step) = (None, None);
+        let bare = from_issue("org-a", "job-1", IssueKind::Warning, "0190-y", &issue);
+        let recorded = to_recorded_issue(&bare).unwrap();
+        assert_eq!(recorded.json.get(), serde_json::to_string(&issue).unwrap());
+    }
+
+    #[test]
+    fn a_history_item_without_a_field_is_a_bad_item() {
+        let issue = JobIssue {
+            entity_key: "k".into(),
+            entity_type: "job".into(),
+            error_type: "t".into(),
+            message: "m".into(),
+            timestamp: Timestamp::from_millis(0),
+            details: None,
+            step: None,
+        };
+        let mut item = from_issue("org-a", "job-1", IssueKind::Error, "0190-x", &issue);
+        item.remove("message");
+        assert!(to_recorded_issue(&item).is_err());
     }
 
     #[test]

@@ -9,12 +9,15 @@ use super::item::{self, Item, s};
 use super::keys::{self, IssueKind};
 use super::{Store, StoreError};
 use crate::cursor::Cursor;
-use crate::job::{Job, JobIssue, JobStatus};
+use crate::job::{Job, JobStatus, RecordedIssue};
 use crate::time::Timestamp;
 
 /// How many queries one filtered page may take before it returns what it has with a
 /// cursor to go on: bounds a request's latency when a combined filter matches little.
 const MAX_QUERIES_PER_PAGE: usize = 5;
+
+/// `#a0, #a1, …`: one placeholder per attribute of `item::ISSUE_ATTRIBUTES`, in order.
+const HISTORY_PROJECTION: &str = "#a0, #a1, #a2, #a3, #a4, #a5, #a6, #a7";
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobFilter {
@@ -294,20 +297,29 @@ impl Store {
             .collect())
     }
 
-    /// A strongly consistent query of one kind of a job's history, oldest first.
+    /// A strongly consistent query of one kind of a job's history, oldest first, for
+    /// the attributes answers show and the sort key (a page's cursor) only: DynamoDB
+    /// bills the whole item either way, but sends, and the SDK parses, only these.
     fn history_query(
         &self,
         organization_id: &str,
         job_id: &str,
         kind: IssueKind,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.client
+        let mut query = self
+            .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(&keys::job_partition(organization_id, job_id)))
             .expression_attribute_values(":prefix", s(kind.prefix()))
-            .consistent_read(true)
+            .projection_expression(HISTORY_PROJECTION)
+            .consistent_read(true);
+        // Placeholders for all: `timestamp` is one of DynamoDB's reserved words.
+        for (index, name) in item::ISSUE_ATTRIBUTES.iter().enumerate() {
+            query = query.expression_attribute_names(format!("#a{index}"), *name);
+        }
+        query
     }
 
     /// One page of a job's errors or warnings, oldest first.
@@ -318,7 +330,7 @@ impl Store {
         kind: IssueKind,
         limit: usize,
         after: Option<&Cursor>,
-    ) -> Result<Page<JobIssue>, StoreError> {
+    ) -> Result<Page<RecordedIssue>, StoreError> {
         let partition = keys::job_partition(organization_id, job_id);
         let mut query = self
             .history_query(organization_id, job_id, kind)
@@ -339,7 +351,7 @@ impl Store {
         };
         let issues = items
             .iter()
-            .map(item::to_issue)
+            .map(item::to_recorded_issue)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items: issues,
@@ -354,7 +366,7 @@ impl Store {
         job_id: &str,
         kind: IssueKind,
         cap: usize,
-    ) -> Result<Vec<JobIssue>, StoreError> {
+    ) -> Result<Vec<RecordedIssue>, StoreError> {
         let output = self
             .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
@@ -365,7 +377,7 @@ impl Store {
             .items
             .unwrap_or_default()
             .iter()
-            .map(item::to_issue)
+            .map(item::to_recorded_issue)
             .collect::<Result<Vec<_>, _>>()?;
         issues.reverse();
         Ok(issues)
@@ -390,6 +402,14 @@ fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_projection_has_a_placeholder_for_every_attribute_read() {
+        let placeholders: Vec<String> = (0..item::ISSUE_ATTRIBUTES.len())
+            .map(|index| format!("#a{index}"))
+            .collect();
+        assert_eq!(HISTORY_PROJECTION, placeholders.join(", "));
+    }
 
     #[test]
     fn created_bounds_become_a_sort_key_range_of_uuidv7_prefixes() {

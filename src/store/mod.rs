@@ -3,6 +3,7 @@
 //! a job of another organization cannot be reached at all, not merely filtered out.
 
 mod attr;
+mod attr_json;
 mod idempotency;
 mod item;
 pub mod keys;

@@ -9,6 +9,7 @@ pub mod proxy;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::types::AttributeValue;
 use jobs_api::{App, Config, store};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -48,6 +49,27 @@ pub async fn app_with(settings: &[(&str, &str)]) -> App {
     })
     .expect("test configuration");
     App::new(config, client().await)
+}
+
+/// An app configured as the test command's whose DynamoDB calls go through `proxy`, with
+/// an SDK retry partition of its own (the retry token bucket is per partition and
+/// process; a Lambda container has its own), so that faults armed for one app never
+/// drain another's retries.
+pub async fn app_behind(proxy: &proxy::Proxy) -> App {
+    let proxied = client()
+        .await
+        .config()
+        .to_builder()
+        .endpoint_url(proxy.url())
+        .retry_partition(RetryPartition::new(format!(
+            "proxied-{}",
+            uuid::Uuid::now_v7().simple()
+        )))
+        .build();
+    App::new(
+        Config::from_env().expect("test configuration"),
+        Client::from_conf(proxied),
+    )
 }
 
 /// An organization id no other test uses.
@@ -327,6 +349,12 @@ impl Tenant {
         let reply = send(app, self.post("/api/jobs/", &body)).await;
         assert_eq!(reply.status, 201, "{}", reply.body);
         reply.body
+    }
+
+    /// Creates a job and returns its id.
+    pub async fn create_id(&self, app: &App, body: Value) -> String {
+        let job = self.create(app, body).await;
+        job["job_id"].as_str().expect("job_id").to_owned()
     }
 
     pub async fn progress(&self, app: &App, job_id: &str, body: Value) -> Reply {
