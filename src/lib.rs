@@ -22,8 +22,10 @@
 //!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
 //! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
 //!   progress report or a cancel changes a job) as plain functions that need no AWS.
-//! - [`store`]: the DynamoDB table: key design, the item mapping, conditional writes,
-//!   transactions and paged queries.
+//! - [`store`]: the DynamoDB table: key design (a partition per job, sharded index
+//!   keys), the item mapping, conditional writes, transactions, paged queries that merge
+//!   the shards, and the copy from the first key layout (`store::migrate`, run by the
+//!   `jobs-migrate` binary).
 //! - [`idempotency`]: `Idempotency-Key` rules (fingerprint, replay, in flight); the
 //!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
