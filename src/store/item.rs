@@ -152,7 +152,8 @@ fn str_of<'a>(item: &'a Item, name: &str) -> Result<&'a str, BadItem> {
     optional_str(item, name).ok_or_else(|| BadItem(format!("{name} missing")))
 }
 
-fn optional_text(item: &Item, name: &str) -> Option<String> {
+/// A string attribute, if the item has one by that name.
+pub(super) fn optional_text(item: &Item, name: &str) -> Option<String> {
     optional_str(item, name).map(str::to_owned)
 }
 

@@ -160,7 +160,7 @@ impl Store {
                 shard.evaluated_down_to = output
                     .last_evaluated_key
                     .as_ref()
-                    .and_then(|key| text_of(key, keys::INDEX_SORT_KEY));
+                    .and_then(|key| item::optional_text(key, keys::INDEX_SORT_KEY));
                 shard.exhausted = output.last_evaluated_key.is_none();
                 shard.next_start = output.last_evaluated_key;
             }
@@ -175,7 +175,7 @@ impl Store {
                 .iter()
                 .flat_map(|shard| shard.entries.iter())
                 .filter(|entry| {
-                    let id = text_of(entry, keys::INDEX_SORT_KEY).unwrap_or_default();
+                    let id = item::optional_text(entry, keys::INDEX_SORT_KEY).unwrap_or_default();
                     Some(id.as_str()) != below
                         && frontier
                             .as_deref()
@@ -184,7 +184,9 @@ impl Store {
                 .cloned()
                 .collect();
             known.sort_by_cached_key(|entry| {
-                std::cmp::Reverse(text_of(entry, keys::INDEX_SORT_KEY).unwrap_or_default())
+                std::cmp::Reverse(
+                    item::optional_text(entry, keys::INDEX_SORT_KEY).unwrap_or_default(),
+                )
             });
             if known.len() > limit || frontier.is_none() || rounds >= MAX_QUERIES_PER_PAGE {
                 break (known, frontier);
@@ -196,7 +198,7 @@ impl Store {
             entries.truncate(limit);
             entries
                 .last()
-                .and_then(|entry| text_of(entry, keys::INDEX_SORT_KEY))
+                .and_then(|entry| item::optional_text(entry, keys::INDEX_SORT_KEY))
         } else {
             // A short page: go on from where the unfinished shards stopped, if any did.
             frontier
@@ -280,7 +282,7 @@ impl Store {
                 .remove(&self.table)
                 .unwrap_or_default()
             {
-                if let Some(partition) = text_of(&found, "pk") {
+                if let Some(partition) = item::optional_text(&found, "pk") {
                     by_partition.insert(partition, found);
                 }
             }
@@ -293,7 +295,7 @@ impl Store {
         // deleted); skip rather than fail if it ever does.
         Ok(entries
             .iter()
-            .filter_map(|entry| by_partition.remove(&text_of(entry, "pk")?))
+            .filter_map(|entry| by_partition.remove(&item::optional_text(entry, "pk")?))
             .collect())
     }
 
@@ -385,14 +387,7 @@ impl Store {
 }
 
 fn sort_key_of(item: &Item) -> Option<String> {
-    text_of(item, "sk")
-}
-
-fn text_of(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(text)) => Some(text.clone()),
-        _ => None,
-    }
+    item::optional_text(item, "sk")
 }
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {

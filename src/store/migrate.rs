@@ -183,11 +183,9 @@ impl Store {
 
 /// A scan position: the `pk` and `sk` of the last item read.
 fn write_checkpoint(path: &Path, position: &Item) -> Result<(), StoreError> {
-    let text = |name: &str| match position.get(name) {
-        Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(StoreError::Unexpected(format!(
-            "scan position without {name}"
-        ))),
+    let text = |name: &str| {
+        item::optional_text(position, name)
+            .ok_or_else(|| StoreError::Unexpected(format!("scan position without {name}")))
     };
     let json = serde_json::json!({"pk": text("pk")?, "sk": text("sk")?}).to_string();
     std::fs::write(path, json).map_err(|error| file_error(path, error))
