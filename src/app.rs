@@ -7,14 +7,17 @@ use std::time::Instant;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::Instrument;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metrics::{self, Tally};
 use crate::origin;
 use crate::router::{self, Route};
 use crate::routes;
 use crate::store::Store;
+use crate::time::Timestamp;
 
 pub struct App {
     config: Config,
@@ -42,9 +45,11 @@ impl App {
     }
 
     /// Handles `request` on its own task, so that a panic anywhere below becomes a JSON
-    /// `500` instead of an empty gateway error.
+    /// `500` instead of an empty gateway error. The task keeps the runtime's invocation
+    /// span, so every log line below carries its request id and X-Ray trace id.
     pub async fn handle_isolated(self: Arc<Self>, request: Request) -> Response<Body> {
-        match tokio::spawn(async move { self.handle(request).await }).await {
+        let work = async move { self.handle(request).await }.in_current_span();
+        match tokio::spawn(work).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%error, "request handler panicked");
@@ -57,15 +62,18 @@ impl App {
         let started = Instant::now();
         let mut log = RequestLog::default();
         let origins = &self.config.allowed_origins;
-        let mut response = match origin::preflight(&request, origins) {
-            Some(preflight) => preflight,
-            None => match self.dispatch(&request, &mut log).await {
-                Ok(response) => response,
-                Err(error) => error.into_response(),
-            },
-        };
+        let (mut response, tally) = Tally::scope(async {
+            match origin::preflight(&request, origins) {
+                Some(preflight) => preflight,
+                None => match self.dispatch(&request, &mut log).await {
+                    Ok(response) => response,
+                    Err(error) => error.into_response(),
+                },
+            }
+        })
+        .await;
         origin::allow_reading(&mut response, &request, origins);
-        log.write(&request, response.status(), started);
+        log.write(&request, response.status(), started, &tally);
         response
     }
 
@@ -100,7 +108,8 @@ impl App {
 }
 
 /// What the one log line of a request says, filled in as the request goes. It holds no
-/// token, header or body.
+/// token, header or body. The line also carries the request's metrics
+/// ([`metrics::request_line`]).
 #[derive(Default)]
 pub struct RequestLog {
     pub route: Option<Route>,
@@ -109,19 +118,22 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    fn write(&self, request: &Request, status: StatusCode, started: Instant) {
-        let request_id = request
-            .lambda_context_ref()
-            .map(|context| context.request_id.as_str());
-        tracing::info!(
-            request_id,
-            method = %request.method(),
-            route = self.route.as_ref().map_or("unmatched", Route::name),
-            status = status.as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            organization_id = self.organization_id.as_deref(),
-            job_id = self.job_id.as_deref(),
-            "request"
-        );
+    fn write(&self, request: &Request, status: StatusCode, started: Instant, tally: &Tally) {
+        let context = request.lambda_context_ref();
+        let facts = metrics::RequestFacts {
+            at: Timestamp::now(),
+            route: self.route.as_ref().map_or("unmatched", Route::name),
+            method: request.method().as_str(),
+            status: status.as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request_id: context.map(|context| context.request_id.as_str()),
+            xray_trace_id: context.and_then(|context| context.xray_trace_id.as_deref()),
+            organization_id: self.organization_id.as_deref(),
+            job_id: self.job_id.as_deref(),
+        };
+        // Straight to stdout, not through `tracing`: EMF needs `_aws` as an object at
+        // the top of the line, which a tracing field cannot be. One `println!` is one
+        // write under stdout's lock, so lines never interleave.
+        println!("{}", metrics::request_line(&facts, tally));
     }
 }

@@ -48,6 +48,7 @@ pub mod error;
 pub mod idempotency;
 pub mod job;
 pub mod logging;
+pub mod metrics;
 pub mod origin;
 pub mod prefer;
 pub mod query;

@@ -8,6 +8,7 @@ use crate::auth::{Caller, Permission};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::job::{Job, NewJob, RecentIssues};
+use crate::metrics;
 use crate::store::{self, Completion, StoreError};
 use crate::time::Timestamp;
 use crate::validation::{self, FieldError, Problems};
@@ -45,10 +46,14 @@ pub async fn handle(
         response: stored.as_ref(),
     });
     match app.store().create_job(&job, completion).await {
-        Ok(()) => Ok(reply),
+        Ok(()) => {
+            metrics::job_created(&job.job_type);
+            Ok(reply)
+        }
         // The id is fresh, so the item that exists is this very job: the SDK retried a
         // write whose answer was lost after it landed. Written once; say so.
         Err(StoreError::ConditionFailed | StoreError::ClaimLost) if written(app, &job).await => {
+            metrics::job_created(&job.job_type);
             Ok(reply)
         }
         Err(error) => {

@@ -18,6 +18,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::idempotency::{self, Found, Record, StoredResponse};
 use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
+use crate::metrics;
 use crate::prefer::{self, Return};
 use crate::response;
 use crate::store::{Claim, IssueKind};
@@ -54,6 +55,15 @@ pub async fn answer(
 ) -> Result<Response<Body>, ApiError> {
     match written {
         Ok(job) => {
+            // Every write is conditional on the job not having ended: ended now, ended
+            // by this request.
+            if job.status.has_ended() {
+                metrics::job_ended(metrics::Ending {
+                    job_type: job.job_type.clone(),
+                    status: job.status,
+                    duration_seconds: job.duration_seconds(Timestamp::now()),
+                });
+            }
             let reply = written_reply(app, &job, form).await?;
             finish(app, claim, &reply).await;
             Ok(reply)
@@ -146,6 +156,7 @@ pub async fn begin(
         match idempotency::decide(&record, &fingerprint, now) {
             Found::Free => continue,
             Found::Replay => {
+                metrics::count(metrics::Counter::IdempotentReplay);
                 return Ok(Begin::Replayed(replay(app, caller, &record, form).await?));
             }
             Found::Refused(why) => return Err(why.into_error()),

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
 use crate::error::ApiError;
 use crate::job::{Job, JobUpdate};
+use crate::metrics::{self, Counter};
 use crate::time::Timestamp;
 
 pub use idempotency::{Claim, Completion};
@@ -56,35 +57,64 @@ fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
         .build_https())
 }
 
-/// The DynamoDB client this service uses, configured once per container from the
-/// standard environment variables, which Lambda always sets: `AWS_REGION` and the
-/// role's credentials; `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at
-/// a local DynamoDB. No profile files, no instance metadata: nothing to probe at start.
+/// The DynamoDB client this service uses, configured once per container.
+///
+/// On Lambda (`AWS_LAMBDA_INITIALIZATION_TYPE` is set by Lambda alone, not by `cargo
+/// lambda watch`) from the environment variables Lambda always sets, `AWS_REGION` and
+/// the role's credentials, without loading `aws-config`'s whole chain: that keeps the
+/// cold start as measured in docs/benchmarks.md. Anywhere else, from the standard chain
+/// (`aws-config`: environment, `AWS_PROFILE` and the shared config files, SSO, web
+/// identity, credential processes, container and instance roles), as every AWS tool.
+/// In both, `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at a local
+/// DynamoDB, and the same timeouts and retries apply.
 pub async fn connect() -> Result<Client, String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let config = match env("AWS_LAMBDA_INITIALIZATION_TYPE") {
+        Some(_) => from_lambda_environment(&env)?,
+        None => from_standard_chain().await?,
+    };
+    let mut config = config
+        .http_client(http_client()?)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(url) = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL")) {
+        config = config.endpoint_url(url);
+    }
+    Ok(Client::from_conf(config.build()))
+}
+
+fn from_lambda_environment(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<aws_sdk_dynamodb::config::Builder, String> {
     let region = env("AWS_REGION")
         .or_else(|| env("AWS_DEFAULT_REGION"))
         .ok_or("environment variable AWS_REGION must be set")?;
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
-        .build();
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .http_client(http_client()?)
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .region(Region::new(region));
     if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         let session = env("AWS_SESSION_TOKEN");
         config =
             config.credentials_provider(Credentials::new(id, secret, session, None, "environment"));
     }
-    if let Some(url) = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL")) {
-        config = config.endpoint_url(url);
+    Ok(config)
+}
+
+async fn from_standard_chain() -> Result<aws_sdk_dynamodb::config::Builder, String> {
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client()?)
+        .load()
+        .await;
+    if shared.region().is_none() {
+        return Err("no AWS region: set AWS_REGION, or a region in the AWS profile".into());
     }
-    Ok(Client::from_conf(config.build()))
+    Ok(aws_sdk_dynamodb::config::Builder::from(&shared))
 }
 
 /// A UUIDv7 for `at`: ids made by this service sort by the time they name.
@@ -126,7 +156,7 @@ impl<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug> 
     for StoreError
 {
     fn from(error: SdkError<E, R>) -> Self {
-        match &error {
+        let mapped = match &error {
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => StoreError::Unavailable,
             SdkError::ServiceError(_) => match error.code() {
                 Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
@@ -144,7 +174,19 @@ impl<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug> 
                 _ => StoreError::Unexpected(error_chain(&error)),
             },
             _ => StoreError::Unexpected(error_chain(&error)),
+        };
+        let noted = match (&error, &mapped) {
+            (_, StoreError::Throttled) => Some(Counter::DynamoDbThrottle),
+            (_, StoreError::ConditionFailed) => Some(Counter::ConditionalCheckConflict),
+            (SdkError::TimeoutError(_) | SdkError::DispatchFailure(_), _) => {
+                Some(Counter::DynamoDbTimeout)
+            }
+            _ => None,
+        };
+        if let Some(counter) = noted {
+            metrics::count(counter);
         }
+        mapped
     }
 }
 
@@ -425,6 +467,8 @@ impl Store {
                     .collect(),
                 _ => return Err(error.into()),
             };
+            // A lost condition or race is a conflict worth graphing, retried or not.
+            metrics::count(Counter::ConditionalCheckConflict);
             let failed = |index: usize| {
                 reasons
                     .get(index)
