@@ -21,6 +21,8 @@ log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 log "template.yaml, each deployment mode resolved"
 "$VENV/bin/python" scripts/template_modes.py
+log "metrics: template's alarms and dashboard vs the code (scripts/check_metrics.py)"
+"$VENV/bin/python" scripts/check_metrics.py template
 log "partition-heat model rules (bench/test_heat_model.py)"
 "$VENV/bin/python" -m unittest discover -s bench -p 'test_heat_model.py'
 
@@ -68,4 +70,6 @@ if [[ $# -eq 0 ]]; then
   cargo test --test load -- --ignored --nocapture
   log "schemathesis"
   bash scripts/schemathesis.sh
+  log "metrics: every request line of this run is valid EMF"
+  "$VENV/bin/python" scripts/check_metrics.py log "$LOCAL_DIR/$LOG_PREFIX-function.log"
 fi

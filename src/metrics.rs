@@ -336,6 +336,9 @@ mod tests {
         assert_eq!(line["JobDuration"], 61.5);
         assert_eq!(line["final_status"], "failed");
         assert_eq!(line["job_type"], "crawl");
+        for (name, _) in METRICS {
+            assert!(line[name].is_number(), "{name} is listed but never written");
+        }
     }
 
     #[test]
