@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::auth::Authenticator;
@@ -65,6 +65,7 @@ impl App {
             },
         };
         origin::allow_reading(&mut response, &request, origins);
+        keep_out_of_caches(&mut response);
         log.write(&request, response.status(), started);
         response
     }
@@ -77,6 +78,10 @@ impl App {
         let route = router::route(request)?;
         log.route = Some(route.clone());
         log.job_id = route.job_id().map(str::to_owned);
+        // The page holds no caller data: it is served to anyone, before authentication.
+        if let Route::Page(asset) = route {
+            return Ok(routes::page::serve(asset));
+        }
         let (caller, credential) = self.authenticator.authenticate(request).await?;
         log.organization_id = Some(caller.organization_id.clone());
         if route.is_write() {
@@ -95,8 +100,18 @@ impl App {
             Route::ListIssues(id, kind) => {
                 routes::list_issues::handle(self, request, caller, &id, kind).await
             }
+            Route::Page(asset) => Ok(routes::page::serve(asset)),
         }
     }
+}
+
+/// Every API answer is one caller's data (or about their request): no cache may keep
+/// it, shared or not. The page's files say otherwise for themselves.
+fn keep_out_of_caches(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
 }
 
 /// What the one log line of a request says, filled in as the request goes. It holds no
