@@ -280,11 +280,16 @@
 
   // ---- polling ---------------------------------------------------------------------------
 
+  function signature(job) {
+    return JSON.stringify([job.status, job.progress_percentage, job.processed_items,
+      job.failed_items, job.warned_items, job.total_items]);
+  }
+
   // One loop for the jobs on screen that have not ended: each round reads their /status,
   // hands any change to `onChange`, and drops the jobs that ended. Nothing running,
   // nothing sent.
   const poller = {
-    ids: new Map(), // job id -> last updated_at seen
+    ids: new Map(), // job id -> what was last seen of it: { seen, updatedAt }
     timer: null,
     delay: POLL_MIN_MS,
     onChange: null,
@@ -293,7 +298,9 @@
       this.stop();
       this.onChange = onChange;
       for (const job of jobs) {
-        if (!ENDED.includes(job.status)) this.ids.set(job.job_id, job.updated_at || null);
+        if (!ENDED.includes(job.status)) {
+          this.ids.set(job.job_id, { seen: signature(job), updatedAt: job.updated_at || null });
+        }
       }
       this.delay = POLL_MIN_MS;
       this.schedule();
@@ -318,9 +325,12 @@
         try {
           const status = await api("api/jobs/" + encodeURIComponent(id) + "/status");
           if (generation !== view.generation) return;
-          if (this.ids.get(id) !== status.updated_at) {
+          const last = this.ids.get(id);
+          // A full job carries no updated_at: the first /status is compared by its values.
+          const moved = last.updatedAt === null ? last.seen !== signature(status) : last.updatedAt !== status.updated_at;
+          this.ids.set(id, { seen: signature(status), updatedAt: status.updated_at });
+          if (moved) {
             changed = true;
-            this.ids.set(id, status.updated_at);
             await this.onChange(status);
           }
           if (ENDED.includes(status.status)) this.ids.delete(id);
@@ -396,6 +406,7 @@
   function renderList(page) {
     const items = Array.isArray(page.items) ? page.items : [];
     const filtered = Object.values(list.filters).some(Boolean);
+    if (filtered) $("filter-box").open = true;
     if (items.length === 0) {
       setState($("list-state"), list.page > 0 ? "No more jobs." :
         filtered ? "No jobs match these filters." : "No jobs yet. Jobs created through the API appear here.", "empty");
