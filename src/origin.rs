@@ -75,7 +75,7 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `403` for a write authenticated by a cookie unless an allowed origin, or the page
-/// served on the request's own host ([`is_same_origin`]), sent it. A
+/// served on the request's own host (`is_same_origin`), sent it. A
 /// request with a bearer token is left alone: no browser attaches one by itself.
 pub fn refuse_cross_site_write(
     request: &Request,
