@@ -5,6 +5,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -392,3 +393,62 @@ def test_filters_and_pages(page):
                         "document.getElementById('f-after').value = '2020-01-01T00:00'")
     page.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     wait(page, lambda d: ids(d) == newest_first[:20], "all of them after 2020")
+
+
+class FlakyGateway(http.server.BaseHTTPRequestHandler):
+    """The function behind a gateway that answers its first API calls `503` with
+    `Retry-After: 1`, then passes everything through (the page is served through it too,
+    so the page and its API calls share its origin)."""
+    failures_left = 0
+
+    def do_GET(self):
+        if self.path.startswith("/api/") and FlakyGateway.failures_left > 0:
+            FlakyGateway.failures_left -= 1
+            body = b'{"detail":"Service temporarily unavailable, retry later"}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        headers = {name: value for name, value in self.headers.items()
+                   if name.lower() in ("authorization", "cookie", "x-organization-id", "accept")}
+        request = urllib.request.Request(BASE + self.path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, body, kept = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, body, kept = error.code, error.read(), error.headers
+        self.send_response(status)
+        for name in ("Content-Type", "Content-Security-Policy", "Cache-Control", "Retry-After"):
+            if kept.get(name):
+                self.send_header(name, kept[name])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_503_says_it_is_retrying_and_retries(page):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    gateway = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        org = new_org("unavailable")
+        job = Api(org).create(total_items=3)
+        FlakyGateway.failures_left = 2
+        page.get(gateway + "/app/icon.svg")
+        page.add_cookie({"name": "stytch_session_jwt", "value": token([org]), "path": "/"})
+        page.get(gateway + "/")
+        state = wait(page, lambda d: "unavailable" in d.find_element(By.ID, "list-state").text
+                     and d.find_element(By.ID, "list-state").text, "the retrying state")
+        assert "retrying in 1 s" in state, state
+        wait(page, lambda d: [r.get_attribute("data-job-id") for r in rows(d)] == [job["job_id"]],
+             "the list once the service answers")
+        assert FlakyGateway.failures_left == 0
+    finally:
+        server.shutdown()
+        server.server_close()
