@@ -65,7 +65,7 @@ impl App {
             },
         };
         origin::allow_reading(&mut response, &request, origins);
-        keep_out_of_caches(&mut response);
+        harden_api_answer(&mut response);
         log.write(&request, response.status(), started);
         response
     }
@@ -106,12 +106,25 @@ impl App {
 }
 
 /// Every API answer is one caller's data (or about their request): no cache may keep
-/// it, shared or not. The page's files say otherwise for themselves.
-fn keep_out_of_caches(response: &mut Response<Body>) {
-    response
-        .headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+/// it, shared or not. And it is JSON, never a document: a browser must not sniff it into
+/// one, nor run or frame anything in it, were it opened on the page's origin (whose
+/// pages may write with the session cookie). The page's files say otherwise for
+/// themselves.
+fn harden_api_answer(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
 }
 
 /// What the one log line of a request says, filled in as the request goes. It holds no

@@ -154,6 +154,11 @@ async fn the_page_is_served_without_a_token_and_only_its_own_host_may_write_with
     let listed = send(&watch(), "GET", "/api/jobs/", &[("Cookie", &cookie)], "");
     assert_eq!(listed.status, 200);
     assert_eq!(listed.header("cache-control"), Some("no-store"));
+    assert_eq!(listed.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        listed.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
     assert_eq!(listed.json()["items"][0]["status"], "pending");
     let own = send(
         &watch(),

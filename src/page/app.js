@@ -647,6 +647,7 @@
       renderJob(job);
       setState($("job-state"), "The job was cancelled.");
       notice("Job " + id + " cancelled.");
+      $("job-title").focus(); // the Cancel button that had the focus is gone
     } catch (failure) {
       if (generation !== view.generation) return;
       if (failure.status === 409) {
@@ -750,6 +751,11 @@
       if ($("cancel-dialog").returnValue === "cancel") cancelJob();
       else $("cancel").focus();
       $("cancel-dialog").returnValue = "";
+    });
+    // The skip link moves the focus only: the fragment is the page's own router.
+    document.querySelector(".skip").addEventListener("click", (event) => {
+      event.preventDefault();
+      $("main").focus();
     });
     window.addEventListener("hashchange", route);
     route();

@@ -308,6 +308,9 @@ def test_the_keyboard_path(page):
     page.execute_script("document.activeElement.blur()")
     skip = tab_to(lambda e: True, "anything")
     assert skip.text == "Skip to content", "the first stop skips the header"
+    press(Keys.ENTER)
+    assert active(page).get_attribute("id") == "main", "the skip link moves the focus"
+    assert page.find_element(By.ID, "list-view").is_displayed() and "#" not in page.current_url
     tab_to(lambda e: e.get_attribute("class") == "job-link", "the job's link")
     press(Keys.ENTER)
     wait(page, lambda d: d.find_element(By.ID, "cancel").is_displayed(), "the job's view")
