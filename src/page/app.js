@@ -337,7 +337,7 @@
         } catch (failure) {
           if (failure.status === 404) this.ids.delete(id);
           else if (failure.status === 401 || failure.status === 403 || needsOrganization(failure)) {
-            if (generation === view.generation) explain(failure, $("list-state"), route);
+            if (generation === view.generation) explain(failure, $(view.name === "job" ? "job-state" : "list-state"), route);
           } else wait = Math.max(wait || 0, (failure.retryAfter || 5) * 1000);
         }
       }));
