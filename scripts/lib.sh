@@ -227,7 +227,8 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    spawn "$log" "${watch[@]}" --env-file "$envfile"
+    # --bin: with more than one binary (jobs-migrate) the watch serves none by default.
+    spawn "$log" "${watch[@]}" --bin jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else
     [[ -x $bin ]] || die "start_watch: $bin is not built"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's run command: a local DynamoDB (moto, port 8000 if free) with the `jobs`
 # table from template.yaml, and the function under `cargo lambda watch` (port 9000 if
-# free), reloading on code changes. Prints ready-to-paste commands, then serves until
+# free), reloading on code changes. Prints the jobs page's address with a development
+# token to sign in with, and ready-to-paste commands, then serves until
 # Ctrl-C; the trap in lib.sh stops moto and the watch. Reads no input, so it never
 # hangs on a prompt under CI=true or without a TTY.
 #   scripts/run.sh            # serve until Ctrl-C
-#   scripts/run.sh --smoke    # start, send one create request, print the answer, stop
+#   scripts/run.sh --smoke    # start, send one create request, print the answer, load the page, stop
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -45,7 +46,14 @@ token="$(python3 scripts/dev_token.py --org org-dev --sub dev-user --ttl 86400)"
 body='{"job_type":"enrichment","total_items":10}'
 cat <<EOT
 
-Ready. From the repo root:
+Ready. The jobs page: $JOBS_TEST_WATCH_URL/
+  Sign in as the development user (org-dev / dev-user): paste this token into the page's
+  "API token" field (kept for that tab only), or sign in with the session cookie instead by
+  running this in the browser's console on that page, then reloading:
+    document.cookie = "stytch_session_jwt=$token; path=/; SameSite=Strict"
+  Token: $token
+
+From the repo root:
 
   # create a job (token: org-dev / dev-user, valid 24 h)
   curl -i -X POST $JOBS_TEST_WATCH_URL/api/jobs/ -H 'Content-Type: application/json' -H "Authorization: Bearer $token" -d '$body'
@@ -70,7 +78,11 @@ try:
 except urllib.error.HTTPError as err:
     resp = err
 print(f"smoke: POST {url} -> {resp.status}\n{resp.read().decode()}")
-sys.exit(0 if 200 <= resp.status < 300 else 1)
+page_url = url.removesuffix("api/jobs/")
+with urllib.request.urlopen(page_url, timeout=60) as page:
+    page_type = page.headers.get("Content-Type", "")
+    print(f"smoke: GET {page_url} -> {page.status} {page_type}")
+sys.exit(0 if 200 <= resp.status < 300 and page.status == 200 and page_type.startswith("text/html") else 1)
 PY
   exit
 fi

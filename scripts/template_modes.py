@@ -5,7 +5,8 @@ each mode, once CloudFormation has resolved them, is a valid and sensible stack.
 resolves the conditions for a set of parameter values (Fn::If, Condition on resources,
 AWS::NoValue), runs cfn-lint on the result, and asserts what each mode must hold:
 
-  gateway:  a JWT authorizer on every API route, no token settings in the function
+  gateway:  a JWT authorizer on every API route (/api/...), no token settings in the function
+  either:   the jobs page (GET / and GET /app/{file}) routed, never with an authorizer
   function: no authorizer, the function holds JWKS, issuer and audience settings
   either:   CORS only with named origins (credentials, never *), preflight routes
             without an authorizer, JOBS_ALLOWED_ORIGINS equal to the CORS origins
@@ -24,6 +25,7 @@ from cfnlint.decode import decode
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATE = os.path.join(ROOT, "template.yaml")
 NO_VALUE = object()
+PAGE_ROUTES = ("GET /", "GET /app/{file}")
 
 COMMON = {"JwtIssuer": "https://auth.example.com", "JwtAudience": "jobs-api"}
 MODES = {
@@ -106,9 +108,16 @@ def check(mode, values, rendered):
     api = resources["JobsHttpApi"]["Properties"]
     gateway = values["TokenVerification"] == "gateway"
     authorizers = [n for n, r in resources.items() if r["Type"] == "AWS::ApiGatewayV2::Authorizer"]
+    for page_route in PAGE_ROUTES:
+        if page_route not in routes:
+            problems.append(f"the jobs page route {page_route} is missing")
     for key, route in routes.items():
         preflight = key.startswith("OPTIONS ")
-        want = "JWT" if gateway and not preflight else "NONE"
+        # The page's files hold no caller data; a browser fetches them with no token.
+        page = key in PAGE_ROUTES
+        if not page and not key.split(" ", 1)[-1].startswith("/api/"):
+            problems.append(f"route {key}: neither the API nor the page")
+        want = "JWT" if gateway and not preflight and not page else "NONE"
         if route.get("AuthorizationType") != want:
             problems.append(f"route {key}: AuthorizationType {route.get('AuthorizationType')}, want {want}")
         if (want == "JWT") != ("AuthorizerId" in route):

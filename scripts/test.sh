@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
-log "tools (.tools/venv)"
-bash scripts/tools.sh
+log "tools (.tools/venv, chromium)"
+bash scripts/tools.sh --browser
 
 log "cargo fmt --check"
 cargo fmt --check
@@ -55,6 +55,13 @@ cargo test "$@"
 if [[ $# -eq 0 ]]; then
   log "OpenAPI conformance"
   "$VENV/bin/python" tests/openapi_conformance.py
+fi
+
+# The jobs page (GET /) in headless Chromium against the same watch: what a person sees
+# and does, and what another site cannot make it do. Screenshots: .local/browser/.
+if [[ $# -eq 0 ]]; then
+  log "the jobs page in a real browser (tests/browser, screenshots in .local/browser/)"
+  "$VENV/bin/python" -m pytest tests/browser -q -p no:cacheprovider
 fi
 
 # A bounded load through the watch, served by two function instances as by two Lambda

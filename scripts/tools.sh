@@ -3,9 +3,14 @@
 # set from tools/requirements.lock) into the project-local .tools/venv.
 # Idempotent: a stamp holding the lock's hash skips the work when the venv is current.
 # Quiet on success (one line when it installs); on failure prints pip's whole output.
+#   scripts/tools.sh              # the venv
+#   scripts/tools.sh --browser    # and Debian's chromium + chromium-driver (browser_tools.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ ${1:-} == --browser ]]; then
+  bash "$ROOT/scripts/browser_tools.sh"
+fi
 VENV="$ROOT/.tools/venv"
 LOCK="$ROOT/tools/requirements.lock"
 STAMP="$VENV/.installed-from-lock"

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
@@ -73,6 +73,7 @@ impl App {
         })
         .await;
         origin::allow_reading(&mut response, &request, origins);
+        harden_api_answer(&mut response);
         log.write(&request, response.status(), started, &tally);
         response
     }
@@ -85,6 +86,10 @@ impl App {
         let route = router::route(request)?;
         log.route = Some(route.clone());
         log.job_id = route.job_id().map(str::to_owned);
+        // The page holds no caller data: it is served to anyone, before authentication.
+        if let Route::Page(asset) = route {
+            return Ok(routes::page::serve(asset));
+        }
         let (caller, credential) = self.authenticator.authenticate(request).await?;
         log.organization_id = Some(caller.organization_id.clone());
         if route.is_write() {
@@ -103,7 +108,30 @@ impl App {
             Route::ListIssues(id, kind) => {
                 routes::list_issues::handle(self, request, caller, &id, kind).await
             }
+            Route::Page(asset) => Ok(routes::page::serve(asset)),
         }
+    }
+}
+
+/// Every API answer is one caller's data (or about their request): no cache may keep
+/// it, shared or not. And it is JSON, never a document: a browser must not sniff it into
+/// one, nor run or frame anything in it, were it opened on the page's origin (whose
+/// pages may write with the session cookie). The page's files say otherwise for
+/// themselves.
+fn harden_api_answer(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    let fixed = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ];
+    for (name, value) in fixed {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
 }
 

@@ -15,8 +15,11 @@
 //!   authorizer's claims or from a token the function checks itself (a JWT against a key
 //!   or the provider's JWKS, an opaque session by introspection).
 //! - [`origin`]: browser callers: CORS, and the refusal of writes another site forged
-//!   with the caller's cookie.
-//! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules.
+//!   with the caller's cookie (only allowed origins and the page's own host may send one).
+//! - [`routes`]: one file per endpoint, holding that endpoint's parsing and rules;
+//!   [`routes::page`] serves the jobs page (`GET /`, `GET /app/{file}`: the files in
+//!   `src/page/`, embedded with `include_str!`, under a strict Content-Security-Policy),
+//!   before authentication: it holds no caller data.
 //! - [`body`], [`query`] and [`validation`]: the JSON body (content type, size, parsing),
 //!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions;
 //!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
@@ -33,10 +36,12 @@
 //!
 //! ## The path of a request
 //!
-//! `main` → [`App::handle`] (→ [`origin::preflight`]) → [`router::route`] →
+//! `main` → [`App::handle`] (→ [`origin::preflight`]) → [`router::route`] (→ the page's
+//! files, no token needed) →
 //! [`auth::Authenticator::authenticate`] → [`origin::refuse_cross_site_write`] →
 //! `routes::<endpoint>::handle` (→ [`body`] → [`validation`] → [`job`] → [`store`]) →
-//! response (or [`ApiError::into_response`]) → one JSON log line.
+//! response (or [`ApiError::into_response`]; `Cache-Control: no-store` on every API
+//! answer) → one JSON log line.
 
 pub mod app;
 pub mod auth;

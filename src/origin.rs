@@ -1,6 +1,7 @@
 //! Browser callers from other web origins: the [`AllowedOrigins`], the refusal of a
 //! cross-site write (a browser attaches cookies to any site's request, so a cookie alone
-//! never proves that the caller's own page sent it), and CORS (preflights answered, and
+//! never proves that the caller's own page sent it: only an allowed origin, or the jobs
+//! page on the function's own host, may send one), and CORS (preflights answered, and
 //! the headers that let an allowed page read an answer).
 //!
 //! Deployed, API Gateway answers CORS itself from the same list (`template.yaml`) and
@@ -73,7 +74,8 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// `403` for a write authenticated by a cookie unless an allowed origin sent it. A
+/// `403` for a write authenticated by a cookie unless an allowed origin, or the page
+/// served on the request's own host (`is_same_origin`), sent it. A
 /// request with a bearer token is left alone: no browser attaches one by itself.
 pub fn refuse_cross_site_write(
     request: &Request,
@@ -83,12 +85,33 @@ pub fn refuse_cross_site_write(
     if credential != Credential::Cookie {
         return Ok(());
     }
-    match request_origin(request.headers()) {
-        Some(origin) if allowed.allows(&origin) => Ok(()),
+    let headers = request.headers();
+    match request_origin(headers) {
+        Some(origin) if allowed.allows(&origin) || is_same_origin(headers, &origin) => Ok(()),
         _ => Err(ApiError::Forbidden(
             "Cross-site request refused: a write authenticated by a cookie must come from an allowed origin (Origin or Referer header)".into(),
         )),
     }
+}
+
+/// Whether the page that sent the request was served from the host the request went to:
+/// the jobs page this function serves (`routes::page`) calling the API beside it. A
+/// browser writes `Origin`, `Referer` and `Host` itself, so another site's page cannot
+/// make them agree; `Sec-Fetch-Site`, where the browser sends it, must say so too, and
+/// the scheme must be the one the gateway received (`X-Forwarded-Proto`) when it says.
+fn is_same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return false;
+    }
+    let (Some(host), Some((scheme, authority))) =
+        (text(header::HOST.as_str()), origin.split_once("://"))
+    else {
+        return false;
+    };
+    let scheme_matches =
+        text("x-forwarded-proto").is_none_or(|proto| proto.eq_ignore_ascii_case(scheme));
+    scheme_matches && !host.is_empty() && authority.eq_ignore_ascii_case(host.trim())
 }
 
 /// The answer to a CORS preflight, when origins are configured and this is one.
@@ -213,6 +236,51 @@ mod tests {
         assert!(!check(&[
             ("origin", "null"),
             ("referer", "https://app.example.com/")
+        ]));
+    }
+
+    #[test]
+    fn cookie_writes_from_the_page_on_the_same_host_go_through() {
+        let none = AllowedOrigins::default();
+        let check = |headers: &[(&str, &str)]| {
+            refuse_cross_site_write(&request(headers), Credential::Cookie, &none).is_ok()
+        };
+        let host = ("host", "jobs.example.com");
+        assert!(check(&[host, ("origin", "https://jobs.example.com")]));
+        assert!(check(&[
+            host,
+            ("origin", "https://jobs.example.com"),
+            ("sec-fetch-site", "same-origin"),
+            ("x-forwarded-proto", "https"),
+        ]));
+        assert!(check(&[
+            host,
+            ("referer", "https://jobs.example.com/#job=1")
+        ]));
+        // Another port of the same host is another origin (and the same site, so a
+        // SameSite cookie goes along: only this check stops it).
+        assert!(!check(&[host, ("origin", "https://jobs.example.com:8443")]));
+        assert!(!check(&[
+            ("host", "127.0.0.1:9000"),
+            ("origin", "http://127.0.0.1:9001")
+        ]));
+        assert!(!check(&[host, ("origin", "https://evil.example")]));
+        assert!(!check(&[
+            host,
+            ("origin", "https://jobs.example.com.evil.example")
+        ]));
+        assert!(!check(&[host, ("origin", "null")]));
+        assert!(!check(&[host]));
+        assert!(!check(&[("origin", "https://jobs.example.com")]));
+        assert!(!check(&[
+            host,
+            ("origin", "https://jobs.example.com"),
+            ("sec-fetch-site", "same-site"),
+        ]));
+        assert!(!check(&[
+            host,
+            ("origin", "http://jobs.example.com"),
+            ("x-forwarded-proto", "https"),
         ]));
     }
 

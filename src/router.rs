@@ -7,6 +7,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use crate::error::ApiError;
+use crate::routes::page::Asset;
 use crate::store::IssueKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum Route {
     ReportProgress(String),
     CancelJob(String),
     ListIssues(String, IssueKind),
+    /// The jobs page and its files (`routes::page`): no token needed, no caller data.
+    Page(Asset),
 }
 
 impl Route {
@@ -32,6 +35,8 @@ impl Route {
             Route::CancelJob(_) => "POST /api/jobs/{job_id}/cancel",
             Route::ListIssues(_, IssueKind::Error) => "GET /api/jobs/{job_id}/errors",
             Route::ListIssues(_, IssueKind::Warning) => "GET /api/jobs/{job_id}/warnings",
+            Route::Page(Asset::Index) => "GET /",
+            Route::Page(_) => "GET /app/{file}",
         }
     }
 
@@ -46,7 +51,7 @@ impl Route {
     /// The job the route is about, if any.
     pub fn job_id(&self) -> Option<&str> {
         match self {
-            Route::CreateJob | Route::ListJobs => None,
+            Route::CreateJob | Route::ListJobs | Route::Page(_) => None,
             Route::GetJob(id)
             | Route::GetJobStatus(id)
             | Route::ReportProgress(id)
@@ -83,6 +88,11 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, ApiError> {
         }
         ["api", "jobs", id, "progress"] => ("POST", Some(Route::ReportProgress(job(id)))),
         ["api", "jobs", id, "cancel"] => ("POST", Some(Route::CancelJob(job(id)))),
+        [] => ("GET", Some(Route::Page(Asset::Index))),
+        ["app", file] => match Asset::named(file) {
+            Some(asset) => ("GET", Some(Route::Page(asset))),
+            None => return Err(ApiError::NotFound),
+        },
         _ => return Err(ApiError::NotFound),
     };
     match route {
@@ -192,8 +202,13 @@ mod tests {
     #[test]
     fn unknown_paths_are_404() {
         for path in [
-            "/",
-            "",
+            "//",
+            "/index.html",
+            "/app",
+            "/app/",
+            "/app/nope.js",
+            "/app/app.js/x",
+            "/APP/app.js",
             "/api",
             "/api/job",
             "/api/jobs//",
@@ -209,6 +224,29 @@ mod tests {
                 "{path:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_page_is_at_the_root_and_its_files_under_app() {
+        assert_eq!(ok(Method::GET, "/"), Route::Page(Asset::Index));
+        assert_eq!(ok(Method::GET, ""), Route::Page(Asset::Index));
+        for asset in Asset::ALL {
+            let path = format!("/app/{}", asset.file_name());
+            if asset != Asset::Index {
+                assert_eq!(ok(Method::GET, &path), Route::Page(asset));
+            }
+            assert_eq!(Route::Page(asset).job_id(), None);
+            assert!(!Route::Page(asset).is_write());
+        }
+        let refused = match_route(&Method::POST, "/").unwrap_err().into_response();
+        assert_eq!(refused.status(), 405);
+        assert_eq!(refused.headers()["allow"], "GET");
+        assert_eq!(
+            match_route(&Method::POST, "/app/app.js")
+                .unwrap_err()
+                .status(),
+            405
+        );
     }
 
     fn rest_event(stage: &str, path: &str) -> Request {

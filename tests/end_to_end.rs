@@ -93,3 +93,84 @@ async fn errors_over_http_are_json_with_their_headers() {
 
     assert_eq!(items_of(&client().await, &org).await, 0);
 }
+
+/// The jobs page through the watch: served without a token, with its policy; the API
+/// beside it answers `no-store`; a cookie write from the page on this very host goes
+/// through, one from another port of the host (the same site: the cookie goes along) does
+/// not. (tests/browser/ drives the page itself in Chromium.)
+#[tokio::test]
+async fn the_page_is_served_without_a_token_and_only_its_own_host_may_write_with_the_cookie() {
+    let page = send(&watch(), "GET", "/", &[], "");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let policy = page.header("content-security-policy").unwrap_or_default();
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("script-src 'self'"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let script = send(&watch(), "GET", "/app/app.js", &[], "");
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(send(&watch(), "GET", "/app/nope.js", &[], "").status, 404);
+    assert_eq!(send(&watch(), "POST", "/", &[], "").status, 405);
+
+    let org = unique_org("e2e-page");
+    let bearer = format!("Bearer {}", token(&claims(&org)));
+    let created = send(
+        &watch(),
+        "POST",
+        "/api/jobs/",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &bearer),
+        ],
+        r#"{"job_type":"import","total_items":3}"#,
+    );
+    assert_eq!(created.header("cache-control"), Some("no-store"));
+    let job_id = created.json()["job_id"].as_str().unwrap().to_owned();
+    let cookie = format!("stytch_session_jwt={}", token(&claims(&org)));
+    let cancel = format!("/api/jobs/{job_id}/cancel");
+    let this_host = watch();
+    let other_port = {
+        let (host, port) = this_host.rsplit_once(':').unwrap();
+        format!("{host}:{}", port.parse::<u16>().unwrap() ^ 1)
+    };
+    let forged = send(
+        &watch(),
+        "POST",
+        &cancel,
+        &[("Cookie", &cookie), ("Origin", &other_port)],
+        "",
+    );
+    assert_eq!(
+        forged.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&forged.body)
+    );
+    let listed = send(&watch(), "GET", "/api/jobs/", &[("Cookie", &cookie)], "");
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.header("cache-control"), Some("no-store"));
+    assert_eq!(listed.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        listed.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(listed.json()["items"][0]["status"], "pending");
+    let own = send(
+        &watch(),
+        "POST",
+        &cancel,
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &this_host),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        "",
+    );
+    assert_eq!(own.status, 200, "{}", String::from_utf8_lossy(&own.body));
+    assert_eq!(own.json()["status"], "cancelled");
+}

@@ -159,6 +159,10 @@ proptest! {
     fn any_path_routes_or_is_404_or_405(path in "(/[a-zA-Z0-9%._~-]{0,40}){0,6}/?", post in any::<bool>()) {
         let method = if post { Method::POST } else { Method::GET };
         match router::match_route(&method, &path) {
+            Ok(router::Route::Page(asset)) => prop_assert!(
+                path.is_empty() || path == "/" || path.starts_with("/app/"),
+                "{asset:?}"
+            ),
             Ok(route) => prop_assert!(path.starts_with("/api/jobs"), "{route:?}"),
             Err(ApiError::NotFound) | Err(ApiError::MethodNotAllowed { .. }) => {}
             Err(other) => prop_assert!(false, "unexpected {other:?}"),

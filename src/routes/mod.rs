@@ -7,6 +7,7 @@ pub mod get_job;
 pub mod get_job_status;
 pub mod list_issues;
 pub mod list_jobs;
+pub mod page;
 pub mod report_progress;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
