@@ -182,8 +182,11 @@ impl Config {
 }
 
 fn timeout_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TimeoutSettings, ConfigError> {
-    let min_seconds = positive_number(get, "JOBS_MIN_TIMEOUT_SECONDS", MIN_TIMEOUT_SECONDS as usize)?
-        as u64;
+    let min_seconds = positive_number(
+        get,
+        "JOBS_MIN_TIMEOUT_SECONDS",
+        MIN_TIMEOUT_SECONDS as usize,
+    )? as u64;
     let max_seconds = MAX_TIMEOUT_SECONDS;
     if min_seconds > max_seconds {
         return Err(ConfigError::Invalid {
@@ -199,7 +202,9 @@ fn timeout_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TimeoutSett
             Ok(n) if (min_seconds..=max_seconds).contains(&n) => Ok(Some(n)),
             _ => Err(ConfigError::Invalid {
                 name,
-                reason: format!("expected whole seconds from {min_seconds} to {max_seconds}, got {text:?}"),
+                reason: format!(
+                    "expected whole seconds from {min_seconds} to {max_seconds}, got {text:?}"
+                ),
             }),
         }
     };

@@ -45,23 +45,21 @@ pub async fn run(store: &Store, now: Timestamp, budget: Duration) -> SweepReport
     let started = Instant::now();
     let shards = (0..DEADLINE_SHARDS).map(|shard| sweep_shard(store, shard, now, started, budget));
     let reports = futures_util::future::join_all(shards).await;
-    reports
-        .into_iter()
-        .fold(
-            SweepReport {
-                finished: true,
-                ..SweepReport::default()
-            },
-            |total, shard| SweepReport {
-                entries: total.entries + shard.entries,
-                ended: total.ended + shard.ended,
-                moved: total.moved + shard.moved,
-                forgotten: total.forgotten + shard.forgotten,
-                lost_races: total.lost_races + shard.lost_races,
-                failed: total.failed + shard.failed,
-                finished: total.finished && shard.finished,
-            },
-        )
+    reports.into_iter().fold(
+        SweepReport {
+            finished: true,
+            ..SweepReport::default()
+        },
+        |total, shard| SweepReport {
+            entries: total.entries + shard.entries,
+            ended: total.ended + shard.ended,
+            moved: total.moved + shard.moved,
+            forgotten: total.forgotten + shard.forgotten,
+            lost_races: total.lost_races + shard.lost_races,
+            failed: total.failed + shard.failed,
+            finished: total.finished && shard.finished,
+        },
+    )
 }
 
 async fn sweep_shard(
@@ -105,10 +103,9 @@ async fn sweep_shard(
                     }
                     Err(error) => Err(error),
                 },
-                SweepAction::Recheck(at) => store
-                    .recheck_at(job, at)
-                    .await
-                    .map(|()| report.moved += 1),
+                SweepAction::Recheck(at) => {
+                    store.recheck_at(job, at).await.map(|()| report.moved += 1)
+                }
                 SweepAction::Forget => store
                     .forget_deadline(job)
                     .await

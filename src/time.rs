@@ -86,7 +86,10 @@ mod tests {
     fn epoch_seconds_are_exact_decimals_and_sort_like_instants() {
         let t = Timestamp::from_millis(1_795_867_200_023);
         assert_eq!(t.epoch_seconds(), "1795867200.023");
-        assert_eq!(t.plus_seconds(30), Timestamp::from_millis(1_795_867_230_023));
+        assert_eq!(
+            t.plus_seconds(30),
+            Timestamp::from_millis(1_795_867_230_023)
+        );
         assert_eq!(Timestamp::from_millis(5).epoch_seconds(), "0.005");
         assert_eq!(
             Timestamp::from_millis(u64::MAX).plus_seconds(1),

@@ -134,13 +134,7 @@ pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
 /// A JSON integer in `min..=max` (pydantic's `ge`/`le`), refused like [`count`] otherwise.
 pub fn integer_in(value: &Value, loc: &[&str], min: u64, max: u64) -> Result<u64, FieldError> {
     let out_of_range = |kind: &'static str, word: &str, bound: u64, ctx: Value| {
-        FieldError::new(
-            kind,
-            loc,
-            format!("Input should be {word} {bound}"),
-            value,
-        )
-        .with_ctx(ctx)
+        FieldError::new(kind, loc, format!("Input should be {word} {bound}"), value).with_ctx(ctx)
     };
     match count(value, loc) {
         Ok(n) if n < min => Err(out_of_range(

@@ -201,7 +201,10 @@ mod tests {
     }
 
     fn report(job: &mut Job, body: ProgressReport, seconds: u64) {
-        assert!(job.expiry(at(seconds)).is_none(), "reported after the deadline");
+        assert!(
+            job.expiry(at(seconds)).is_none(),
+            "reported after the deadline"
+        );
         JobUpdate::from_report(body, at(seconds), None).apply(job);
     }
 
@@ -235,9 +238,16 @@ mod tests {
         assert!(expiry.message().contains("no progress report for 30 s"));
         let ended = job.as_of(at(95));
         assert_eq!(ended.status, JobStatus::Failed);
-        assert_eq!(ended.completed_at, Some(at(40)), "the deadline, not when seen");
+        assert_eq!(
+            ended.completed_at,
+            Some(at(40)),
+            "the deadline, not when seen"
+        );
         assert_eq!(ended.duration_seconds(at(95)), Some(30.0));
-        assert_eq!(ended.timed_out.map(|e| e.kind), Some(DeadlineKind::Heartbeat));
+        assert_eq!(
+            ended.timed_out.map(|e| e.kind),
+            Some(DeadlineKind::Heartbeat)
+        );
     }
 
     #[test]
@@ -269,14 +279,21 @@ mod tests {
         }
         let expiry = job.expiry(at(100)).expect("overall deadline");
         assert_eq!(expiry.kind, DeadlineKind::Timeout);
-        assert_eq!((expiry.at, expiry.seconds, expiry.since), (at(100), 100, at(0)));
+        assert_eq!(
+            (expiry.at, expiry.seconds, expiry.since),
+            (at(100), 100, at(0))
+        );
         assert_eq!(expiry.issue("id").error_type, "timeout");
     }
 
     #[test]
     fn a_pending_job_nobody_picked_up_ends_at_its_overall_deadline() {
         let job = job(Some(30), Some(300));
-        assert_eq!(job.heartbeat_deadline(), None, "no heartbeat before a report");
+        assert_eq!(
+            job.heartbeat_deadline(),
+            None,
+            "no heartbeat before a report"
+        );
         assert_eq!(job.expiry(at(299)), None);
         let ended = job.as_of(at(301));
         assert_eq!(ended.status, JobStatus::Failed);
@@ -324,7 +341,10 @@ mod tests {
         for seconds in [25, 40, 49] {
             report(&mut job, ProgressReport::default(), seconds);
             let deadline = job.heartbeat_deadline().unwrap();
-            assert!(first <= deadline, "a report moved the deadline before the entry");
+            assert!(
+                first <= deadline,
+                "a report moved the deadline before the entry"
+            );
         }
         // The sweep looks at 30, finds the job alive, and moves it to its real deadline.
         assert_eq!(job.sweep_action(at(30)), SweepAction::Recheck(at(79)));
@@ -332,7 +352,10 @@ mod tests {
         let idle = self::job(Some(30), None);
         assert_eq!(idle.sweep_action(at(30)), SweepAction::Recheck(at(60)));
         // Near the overall deadline, that comes first.
-        assert_eq!(job.sweep_action(at(990)), SweepAction::End(job.expiry(at(990)).unwrap()));
+        assert_eq!(
+            job.sweep_action(at(990)),
+            SweepAction::End(job.expiry(at(990)).unwrap())
+        );
         let late = self::job(Some(30), Some(50));
         assert_eq!(late.sweep_action(at(40)), SweepAction::Recheck(at(50)));
     }
@@ -347,7 +370,10 @@ mod tests {
         };
         let issue = expiry.issue("job-1");
         assert_eq!(issue.error_type, "heartbeat_timeout");
-        assert_eq!((issue.entity_key.as_str(), issue.entity_type.as_str()), ("job-1", "job"));
+        assert_eq!(
+            (issue.entity_key.as_str(), issue.entity_type.as_str()),
+            ("job-1", "job")
+        );
         assert_eq!(issue.timestamp, at(40));
         let details = serde_json::Value::Object(issue.details.unwrap());
         assert_eq!(details["heartbeat_timeout_seconds"], 30);

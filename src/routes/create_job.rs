@@ -198,7 +198,10 @@ mod tests {
         assert_eq!(new.timeout_seconds, Some(2_592_000));
         let bare = json!({"job_type": "crawl", "total_items": 1});
         let new = parse(&bare, &config(), &caller()).unwrap();
-        assert_eq!((new.heartbeat_timeout_seconds, new.timeout_seconds), (None, None));
+        assert_eq!(
+            (new.heartbeat_timeout_seconds, new.timeout_seconds),
+            (None, None)
+        );
 
         let mut with_defaults = config();
         with_defaults.timeouts.default_heartbeat_seconds = Some(120);
@@ -209,7 +212,10 @@ mod tests {
         let nulls = json!({"job_type": "crawl", "total_items": 1,
             "heartbeat_timeout_seconds": null, "timeout_seconds": null});
         let new = parse(&nulls, &with_defaults, &caller()).unwrap();
-        assert_eq!((new.heartbeat_timeout_seconds, new.timeout_seconds), (None, None));
+        assert_eq!(
+            (new.heartbeat_timeout_seconds, new.timeout_seconds),
+            (None, None)
+        );
 
         let cases = [
             (json!(59), "greater_than_equal"),

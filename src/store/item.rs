@@ -61,7 +61,10 @@ pub fn from_job(job: &Job) -> Item {
         ("started_at", job.started_at.map(|t| t.to_string())),
         ("completed_at", job.completed_at.map(|t| t.to_string())),
         ("error_message", job.error_message.clone()),
-        ("last_heartbeat_at", job.last_heartbeat_at.map(|t| t.to_string())),
+        (
+            "last_heartbeat_at",
+            job.last_heartbeat_at.map(|t| t.to_string()),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -331,17 +334,29 @@ mod tests {
     #[test]
     fn a_job_with_timeouts_gets_its_deadlines_and_an_entry_in_the_sweeps_index() {
         let mut job = sample();
-        assert!(!from_job(&job).contains_key(keys::DEADLINE_KEY), "no timeout, no entry");
+        assert!(
+            !from_job(&job).contains_key(keys::DEADLINE_KEY),
+            "no timeout, no entry"
+        );
         job.heartbeat_timeout_seconds = Some(30);
         job.timeout_seconds = Some(3600);
         let item = from_job(&job);
         // Created 2026-11-28T12:00:00.123Z = 1795867200.123; the id ends in "b" = 11.
-        assert_eq!(item[TIMEOUT_DEADLINE], AttributeValue::N("1795870800.123".into()));
+        assert_eq!(
+            item[TIMEOUT_DEADLINE],
+            AttributeValue::N("1795870800.123".into())
+        );
         assert!(!item.contains_key(HEARTBEAT_DEADLINE), "no report yet");
         assert_eq!(item[keys::DEADLINE_KEY], s("DEADLINE#11"));
-        assert_eq!(item[keys::SWEEP_AT], AttributeValue::N("1795867230.123".into()));
+        assert_eq!(
+            item[keys::SWEEP_AT],
+            AttributeValue::N("1795867230.123".into())
+        );
         job.status = JobStatus::Cancelled;
-        assert!(!from_job(&job).contains_key(keys::DEADLINE_KEY), "ended: out of the index");
+        assert!(
+            !from_job(&job).contains_key(keys::DEADLINE_KEY),
+            "ended: out of the index"
+        );
     }
 
     #[test]

@@ -26,10 +26,10 @@ use crate::error::ApiError;
 use crate::job::{Job, JobUpdate};
 use crate::time::Timestamp;
 
+pub use deadline::DueEntries;
 pub use idempotency::{Claim, Completion};
 pub use item::{BadItem, Item};
 pub use keys::IssueKind;
-pub use deadline::DueEntries;
 pub use list::{JOB_CURSOR_PREFIX, JobFilter, Page};
 
 /// Well inside the function's 10 s timeout, retries included.

@@ -147,7 +147,10 @@ pub fn request(
          AND (attribute_not_exists(heartbeat_timeout_seconds) \
          OR attribute_not_exists(#heartbeat_deadline) OR #heartbeat_deadline > :now_seconds)"
         .to_owned();
-    names.insert("#timeout_deadline".into(), item::TIMEOUT_DEADLINE.to_owned());
+    names.insert(
+        "#timeout_deadline".into(),
+        item::TIMEOUT_DEADLINE.to_owned(),
+    );
     names.insert(
         "#heartbeat_deadline".into(),
         item::HEARTBEAT_DEADLINE.to_owned(),
