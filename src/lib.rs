@@ -21,7 +21,8 @@
 //!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions;
 //!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
 //! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
-//!   progress report or a cancel changes a job) as plain functions that need no AWS.
+//!   progress report or a cancel changes a job, heartbeat and overall deadlines) as
+//!   plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design (a partition per job, sharded index
 //!   keys), the item mapping, conditional writes, transactions, paged queries that merge
 //!   the shards, and the copy from the first key layout (`store::migrate`, run by the
