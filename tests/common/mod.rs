@@ -254,8 +254,8 @@ pub fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The fields every `JobResponse` carries, from the reference.
-pub const JOB_RESPONSE_FIELDS: [&str; 18] = [
+/// The fields every `JobResponse` carries: the reference's, and the timeouts'.
+pub const JOB_RESPONSE_FIELDS: [&str; 21] = [
     "job_id",
     "job_type",
     "status",
@@ -272,6 +272,9 @@ pub const JOB_RESPONSE_FIELDS: [&str; 18] = [
     "completed_at",
     "duration_seconds",
     "error_message",
+    "heartbeat_timeout_seconds",
+    "timeout_seconds",
+    "last_heartbeat_at",
     "errors",
     "warnings",
 ];
@@ -300,6 +303,7 @@ pub fn assert_new_job(body: &Value, job_type: &str, total_items: u64) -> String 
         "completed_at",
         "duration_seconds",
         "error_message",
+        "last_heartbeat_at",
     ] {
         assert!(body[absent].is_null(), "{absent} should be null");
     }
