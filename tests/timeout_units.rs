@@ -243,20 +243,27 @@ async fn what_a_heartbeat_a_timeout_and_a_sweep_cost() {
         )
         .await;
     let alive = tenant
-        .create_id(
+        .create(
             &app,
-            json!({"job_type": "crawl", "total_items": 1, "heartbeat_timeout_seconds": 1}),
+            json!({"job_type": "crawl", "total_items": 1, "heartbeat_timeout_seconds": 3}),
         )
         .await;
+    let created = Timestamp::parse(alive["created_at"].as_str().unwrap()).unwrap();
+    let alive = alive["job_id"].as_str().unwrap().to_owned();
     assert_eq!(
         send(&app, minimal(&alive, json!({"mark_started": true})))
             .await
             .status,
         200
     );
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // A heartbeat: its deadline moves past the entry's instant (creation + 3 s).
     assert_eq!(send(&app, minimal(&alive, json!({}))).await.status, 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let due = created.plus_seconds(3).millis() + 200;
+    tokio::time::sleep(Duration::from_millis(
+        due.saturating_sub(Timestamp::now().millis()),
+    ))
+    .await;
     heat.take();
     let report = sweep::run(&store, Timestamp::now(), Duration::from_secs(30)).await;
     assert_eq!(
