@@ -227,7 +227,8 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    # --bin: with more than one binary (jobs-migrate) the watch serves none by default.
+    # --bin: the package has other binaries (jobs-migrate, jobs-sweep); without it the
+    # watch serves no default function and every plain request is a 404.
     spawn "$log" "${watch[@]}" --bin jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's run command: a local DynamoDB (moto, port 8000 if free) with the `jobs`
-# table from template.yaml, and the function under `cargo lambda watch` (port 9000 if
-# free), reloading on code changes. Prints the jobs page's address with a development
-# token to sign in with, and ready-to-paste commands, then serves until
+# table from template.yaml, the function under `cargo lambda watch` (port 9000 if
+# free), reloading on code changes, and the timeout sweep every minute. Prints the jobs
+# page's address with a development token to sign in with, and ready-to-paste commands,
+# then serves until
 # Ctrl-C; the trap in lib.sh stops moto and the watch. Reads no input, so it never
 # hangs on a prompt under CI=true or without a TTY.
 #   scripts/run.sh            # serve until Ctrl-C
@@ -41,6 +42,11 @@ port_is_free "$fn_port" || fn_port=$(free_port)
 log "cargo lambda watch on port $fn_port (logs: .local/$LOG_PREFIX-watch.log)"
 start_watch "$fn_port"
 watch_pid=$SPAWNED_PID
+
+# The sweep, as the deployed schedule runs it: every minute it ends the jobs whose
+# heartbeat or overall deadline passed (the binary `cargo build` just built).
+log "jobs-sweep every 60 s (logs: .local/$LOG_PREFIX-sweep.log)"
+spawn "$LOCAL_DIR/$LOG_PREFIX-sweep.log" "${CARGO_TARGET_DIR:-$ROOT/target}/debug/jobs-sweep" --every 60
 
 token="$(python3 scripts/dev_token.py --org org-dev --sub dev-user --ttl 86400)"
 body='{"job_type":"enrichment","total_items":10}'

@@ -32,7 +32,27 @@ pub struct Config {
     /// `JOBS_ALLOWED_ORIGINS`, comma-separated: the web origins that may call the API
     /// from a browser (CORS) and send it writes authenticated by a cookie.
     pub allowed_origins: AllowedOrigins,
+    pub timeouts: TimeoutSettings,
 }
+
+/// The bounds and defaults of a job's `heartbeat_timeout_seconds` and `timeout_seconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeoutSettings {
+    /// The smallest timeout accepted: 60 s (the sweep runs every minute).
+    /// `JOBS_MIN_TIMEOUT_SECONDS` lowers it for local runs and tests only (real short
+    /// timeouts of a few seconds); the deployed template never sets it.
+    pub min_seconds: u64,
+    /// The largest: 30 days.
+    pub max_seconds: u64,
+    /// `JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS`: what a create without the field gets
+    /// (unset: none). `null` in the request always means none.
+    pub default_heartbeat_seconds: Option<u64>,
+    /// `JOBS_DEFAULT_TIMEOUT_SECONDS`, likewise.
+    pub default_timeout_seconds: Option<u64>,
+}
+
+pub const MIN_TIMEOUT_SECONDS: u64 = 60;
+pub const MAX_TIMEOUT_SECONDS: u64 = 30 * 24 * 3600;
 
 #[derive(Clone)]
 pub struct AuthConfig {
@@ -133,7 +153,9 @@ impl Config {
                 .unwrap_or_else(|| "organizations".into()),
             permissions: get("JOBS_PERMISSIONS_CLAIM").unwrap_or_else(|| "permissions".into()),
         };
+        let timeouts = timeout_settings(&get)?;
         Ok(Config {
+            timeouts,
             table_name,
             job_types,
             max_body_bytes: number("JOBS_MAX_BODY_BYTES", 64 * 1024)?,
@@ -157,6 +179,41 @@ impl Config {
             },
         })
     }
+}
+
+fn timeout_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TimeoutSettings, ConfigError> {
+    let min_seconds = positive_number(
+        get,
+        "JOBS_MIN_TIMEOUT_SECONDS",
+        MIN_TIMEOUT_SECONDS as usize,
+    )? as u64;
+    let max_seconds = MAX_TIMEOUT_SECONDS;
+    if min_seconds > max_seconds {
+        return Err(ConfigError::Invalid {
+            name: "JOBS_MIN_TIMEOUT_SECONDS",
+            reason: format!("must be at most {max_seconds}"),
+        });
+    }
+    let default = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+        let Some(text) = get(name) else {
+            return Ok(None);
+        };
+        match text.parse::<u64>() {
+            Ok(n) if (min_seconds..=max_seconds).contains(&n) => Ok(Some(n)),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "expected whole seconds from {min_seconds} to {max_seconds}, got {text:?}"
+                ),
+            }),
+        }
+    };
+    Ok(TimeoutSettings {
+        min_seconds,
+        max_seconds,
+        default_heartbeat_seconds: default("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS")?,
+        default_timeout_seconds: default("JOBS_DEFAULT_TIMEOUT_SECONDS")?,
+    })
 }
 
 fn parse_job_types(list: &str) -> Result<Vec<String>, ConfigError> {
@@ -348,6 +405,39 @@ mod tests {
         assert_eq!(config.metadata_limits.max_depth, 10);
         assert_eq!(config.auth.claims.organizations, "organizations");
         assert!(config.auth.jwt.is_none());
+        assert_eq!(
+            config.timeouts,
+            TimeoutSettings {
+                min_seconds: 60,
+                max_seconds: 2_592_000,
+                default_heartbeat_seconds: None,
+                default_timeout_seconds: None,
+            }
+        );
+    }
+
+    #[test]
+    fn timeout_defaults_and_the_local_minimum_are_read_and_checked() {
+        let config = load(&[
+            ("JOBS_TABLE_NAME", "jobs"),
+            ("JOBS_MIN_TIMEOUT_SECONDS", "1"),
+            ("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS", "5"),
+            ("JOBS_DEFAULT_TIMEOUT_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(config.timeouts.min_seconds, 1);
+        assert_eq!(config.timeouts.default_heartbeat_seconds, Some(5));
+        assert_eq!(config.timeouts.default_timeout_seconds, Some(3600));
+        for (name, value) in [
+            ("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS", "5"),
+            ("JOBS_DEFAULT_TIMEOUT_SECONDS", "99999999"),
+            ("JOBS_MIN_TIMEOUT_SECONDS", "0"),
+        ] {
+            let error = load(&[("JOBS_TABLE_NAME", "jobs"), (name, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{name}={value} should fail"));
+            assert!(error.to_string().contains(name), "{error}");
+        }
     }
 
     #[test]

@@ -24,11 +24,15 @@
 //!   the query string, and FastAPI-shaped field errors; [`cursor`]: opaque page positions;
 //!   [`decimal`]: JSON numbers read exactly, DynamoDB's limits and their canonical text.
 //! - [`job`]: the job's rules (statuses, computed fields, the `JobResponse`, how a
-//!   progress report or a cancel changes a job) as plain functions that need no AWS.
+//!   progress report or a cancel changes a job, heartbeat and overall deadlines) as
+//!   plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design (a partition per job, sharded index
 //!   keys), the item mapping, conditional writes, transactions, paged queries that merge
 //!   the shards, and the copy from the first key layout (`store::migrate`, run by the
 //!   `jobs-migrate` binary).
+//! - [`sweep`]: the sweep that writes the ending of every job whose heartbeat or overall
+//!   deadline passed, run every minute by the `jobs-sweep` binary (thin: config, client,
+//!   schedule); the deadline rules are `job::deadline`, its index `store::keys`.
 //! - [`idempotency`]: `Idempotency-Key` rules (fingerprint, replay, in flight); the
 //!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
@@ -61,6 +65,7 @@ pub mod response;
 pub mod router;
 pub mod routes;
 pub mod store;
+pub mod sweep;
 pub mod time;
 pub mod validation;
 

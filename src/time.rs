@@ -39,6 +39,18 @@ impl Timestamp {
     pub fn seconds_since(self, earlier: Timestamp) -> f64 {
         self.millis.saturating_sub(earlier.millis) as f64 / 1000.0
     }
+
+    /// `seconds` later (saturating: far-future instants stay far in the future).
+    pub fn plus_seconds(self, seconds: u64) -> Timestamp {
+        Timestamp::from_millis(self.millis.saturating_add(seconds.saturating_mul(1000)))
+    }
+
+    /// Seconds since the epoch as an exact decimal (`1795867200.123`): the form the
+    /// table's deadline numbers take, so that DynamoDB can add a timeout to it and
+    /// compare it with another instant.
+    pub fn epoch_seconds(self) -> String {
+        format!("{}.{:03}", self.millis / 1000, self.millis % 1000)
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -68,6 +80,21 @@ mod tests {
     #[test]
     fn rejects_text_that_is_not_a_timestamp() {
         assert_eq!(Timestamp::parse("yesterday"), None);
+    }
+
+    #[test]
+    fn epoch_seconds_are_exact_decimals_and_sort_like_instants() {
+        let t = Timestamp::from_millis(1_795_867_200_023);
+        assert_eq!(t.epoch_seconds(), "1795867200.023");
+        assert_eq!(
+            t.plus_seconds(30),
+            Timestamp::from_millis(1_795_867_230_023)
+        );
+        assert_eq!(Timestamp::from_millis(5).epoch_seconds(), "0.005");
+        assert_eq!(
+            Timestamp::from_millis(u64::MAX).plus_seconds(1),
+            Timestamp::from_millis(u64::MAX)
+        );
     }
 
     #[test]

@@ -131,6 +131,40 @@ pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
     }
 }
 
+/// A JSON integer in `min..=max` (pydantic's `ge`/`le`), refused like [`count`] otherwise.
+pub fn integer_in(value: &Value, loc: &[&str], min: u64, max: u64) -> Result<u64, FieldError> {
+    let out_of_range = |kind: &'static str, word: &str, bound: u64, ctx: Value| {
+        FieldError::new(kind, loc, format!("Input should be {word} {bound}"), value).with_ctx(ctx)
+    };
+    match count(value, loc) {
+        Ok(n) if n < min => Err(out_of_range(
+            "greater_than_equal",
+            "greater than or equal to",
+            min,
+            json!({ "ge": min }),
+        )),
+        Ok(n) if n > max => Err(out_of_range(
+            "less_than_equal",
+            "less than or equal to",
+            max,
+            json!({ "le": max }),
+        )),
+        Err(error) if error.kind == "greater_than_equal" => Err(out_of_range(
+            "greater_than_equal",
+            "greater than or equal to",
+            min,
+            json!({ "ge": min }),
+        )),
+        Err(error) if error.kind == "less_than_equal" => Err(out_of_range(
+            "less_than_equal",
+            "less than or equal to",
+            max,
+            json!({ "le": max }),
+        )),
+        other => other,
+    }
+}
+
 /// `true` or `false`, nothing else.
 pub fn boolean(value: &Value, loc: &[&str]) -> Result<bool, FieldError> {
     value

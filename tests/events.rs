@@ -211,6 +211,8 @@ async fn seed_job(org: &str) -> Job {
         total_items: 10,
         metadata: Default::default(),
         triggered_by: Some("user-events".into()),
+        heartbeat_timeout_seconds: None,
+        timeout_seconds: None,
     };
     let job = Job::create(org.into(), EVENT_JOB_ID.into(), new, Timestamp::now());
     app()

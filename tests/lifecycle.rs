@@ -45,6 +45,9 @@ async fn get_returns_the_full_job_and_status_the_light_view() {
         "warned_items",
         "total_items",
         "updated_at",
+        "heartbeat_timeout_seconds",
+        "timeout_seconds",
+        "last_heartbeat_at",
     ];
     expected.sort();
     let mut keys = keys;

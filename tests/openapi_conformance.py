@@ -304,6 +304,23 @@ def scenario(c: Client, secret: str):
                  "create invalid: every problem reported at once", f"body {bad.body}")
     c.call("create with an empty body", "POST", "/api/jobs/", 422, token=t, raw=b"")
 
+    # Heartbeat and overall timeouts: in every job body; out of bounds is a 422. (In an
+    # organization of their own: the list checks below count this one's jobs.)
+    td = token(secret, user, [f"{org}-timeouts"])
+    create_d = {"job_type": "crawl", "total_items": 2, "heartbeat_timeout_seconds": 60, "timeout_seconds": 3600}
+    c.request_body("create D with timeouts", "POST", "/api/jobs/", create_d)
+    d = c.call("create D with timeouts", "POST", "/api/jobs/", 201, token=td, body=create_d)
+    report.check(d.body.get("heartbeat_timeout_seconds") == 60 and d.body.get("timeout_seconds") == 3600,
+                 "create D: the timeouts as given", f"body {d.body}")
+    beat = c.write("report D (empty: a heartbeat)", f"/api/jobs/{d.body['job_id']}/progress", False,
+                   token=td, body={})
+    report.check(isinstance(beat.body.get("last_heartbeat_at"), str), "report D: last_heartbeat_at set",
+                 f"body {beat.body}")
+    c.call("status D", "GET", f"/api/jobs/{d.body['job_id']}/status", 200, token=td)
+    too_short = {"job_type": "crawl", "total_items": 1, "timeout_seconds": 5}
+    c.request_body("create with a too short timeout", "POST", "/api/jobs/", too_short, valid=False)
+    c.call("create with a too short timeout", "POST", "/api/jobs/", 422, token=td, body=too_short)
+
     # Credentials and organizations
     c.call("list without a token", "GET", "/api/jobs/", 401)
     c.call("list with a bad token", "GET", "/api/jobs/", 401, token=token("another-secret-another-secret-xx", user, [org]))

@@ -55,3 +55,54 @@ fn the_template_grants_exactly_the_dynamodb_actions_the_code_calls() {
         "template.yaml's DynamoDB actions vs the calls in src/"
     );
 }
+
+/// The lines of one resource of the template (from `  Name:` to the next resource).
+fn resource_block<'a>(template: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("  {name}:");
+    template
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(1)
+        .take_while(|line| {
+            !(line.starts_with("  ") && line.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic))
+        })
+        .collect()
+}
+
+#[test]
+fn the_sweep_function_is_granted_exactly_what_the_sweep_calls() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
+    let code = [read("src/sweep.rs"), read("src/store/deadline.rs")].join("\n");
+    let mut used: BTreeSet<&str> = CALLS
+        .iter()
+        .filter(|(call, _)| code.contains(call))
+        .filter_map(|(_, action)| *action)
+        .collect();
+    if code.contains(".transact_write_items()") || code.contains(".transact(") {
+        used.extend(["dynamodb:PutItem", "dynamodb:UpdateItem"]);
+    }
+    if code.contains(".full_items(") {
+        used.insert("dynamodb:BatchGetItem");
+    }
+    assert!(!code.contains(".scan()"), "the sweep never scans");
+
+    let template = read("template.yaml");
+    let block = resource_block(&template, "JobsSweepFunction");
+    assert!(!block.is_empty(), "template.yaml has no JobsSweepFunction");
+    let granted: BTreeSet<&str> = block
+        .iter()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .filter(|item| item.starts_with("dynamodb:"))
+        .collect();
+    assert_eq!(granted, used, "the sweep's DynamoDB actions vs its calls");
+    assert!(
+        block.iter().any(|line| line.contains("index/by_deadline")),
+        "its queries are allowed on the by_deadline index only"
+    );
+    assert!(
+        !block.iter().any(|line| line.contains("index/*")),
+        "no other index"
+    );
+    assert!(block.iter().any(|line| line.contains("rate(1 minute)")));
+}

@@ -8,8 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::time::Timestamp;
 
+mod deadline;
 mod update;
 
+pub use deadline::{DeadlineKind, Expiry, SweepAction};
 pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ProgressReport};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -112,6 +114,10 @@ pub struct NewJob {
     pub total_items: u64,
     pub metadata: Map<String, Value>,
     pub triggered_by: Option<String>,
+    /// `None`: no heartbeat deadline (see `job::deadline`).
+    pub heartbeat_timeout_seconds: Option<u64>,
+    /// `None`: no overall deadline.
+    pub timeout_seconds: Option<u64>,
 }
 
 /// A job as stored: the organization it belongs to and everything the API shows.
@@ -135,6 +141,13 @@ pub struct Job {
     /// Errors and warnings ever recorded (each kept as its own item beside the job).
     pub error_count: u64,
     pub warning_count: u64,
+    pub heartbeat_timeout_seconds: Option<u64>,
+    pub timeout_seconds: Option<u64>,
+    /// The last accepted progress report (every report is a heartbeat).
+    pub last_heartbeat_at: Option<Timestamp>,
+    /// Set by [`Job::as_of`] when a deadline passed that no write has ended the job for
+    /// yet: the job is shown ended, and this is the ending the sweep will write.
+    pub timed_out: Option<Expiry>,
 }
 
 impl Job {
@@ -158,6 +171,10 @@ impl Job {
             error_message: None,
             error_count: 0,
             warning_count: 0,
+            heartbeat_timeout_seconds: new.heartbeat_timeout_seconds,
+            timeout_seconds: new.timeout_seconds,
+            last_heartbeat_at: None,
+            timed_out: None,
         }
     }
 
@@ -209,6 +226,9 @@ impl Job {
             completed_at: self.completed_at,
             duration_seconds: self.duration_seconds(now),
             error_message: self.error_message.as_deref(),
+            heartbeat_timeout_seconds: self.heartbeat_timeout_seconds,
+            timeout_seconds: self.timeout_seconds,
+            last_heartbeat_at: self.last_heartbeat_at,
             errors: &recent.errors,
             warnings: &recent.warnings,
         }
@@ -256,6 +276,9 @@ pub struct JobResponse<'a> {
     pub completed_at: Option<Timestamp>,
     pub duration_seconds: Option<f64>,
     pub error_message: Option<&'a str>,
+    pub heartbeat_timeout_seconds: Option<u64>,
+    pub timeout_seconds: Option<u64>,
+    pub last_heartbeat_at: Option<Timestamp>,
     pub errors: &'a [RecordedIssue],
     pub warnings: &'a [RecordedIssue],
 }
@@ -272,6 +295,9 @@ pub struct JobStatusResponse<'a> {
     pub warned_items: u64,
     pub total_items: u64,
     pub updated_at: Timestamp,
+    pub heartbeat_timeout_seconds: Option<u64>,
+    pub timeout_seconds: Option<u64>,
+    pub last_heartbeat_at: Option<Timestamp>,
 }
 
 impl<'a> From<&'a Job> for JobStatusResponse<'a> {
@@ -285,6 +311,9 @@ impl<'a> From<&'a Job> for JobStatusResponse<'a> {
             warned_items: job.warned_items,
             total_items: job.total_items,
             updated_at: job.updated_at,
+            heartbeat_timeout_seconds: job.heartbeat_timeout_seconds,
+            timeout_seconds: job.timeout_seconds,
+            last_heartbeat_at: job.last_heartbeat_at,
         }
     }
 }
@@ -304,6 +333,8 @@ mod tests {
             total_items: total,
             metadata: Map::new(),
             triggered_by: None,
+            heartbeat_timeout_seconds: None,
+            timeout_seconds: None,
         };
         let mut job = Job::create("org".into(), "id".into(), new, Timestamp::from_millis(0));
         job.processed_items = processed;
@@ -424,6 +455,8 @@ mod tests {
             total_items: 5,
             metadata: json!({"source": "s3"}).as_object().unwrap().clone(),
             triggered_by: Some("user-1".into()),
+            heartbeat_timeout_seconds: Some(60),
+            timeout_seconds: None,
         };
         let now = Timestamp::from_millis(1_795_867_200_123);
         let job = Job::create("org-a".into(), "job-1".into(), new, now);
@@ -448,6 +481,9 @@ mod tests {
                 "completed_at": null,
                 "duration_seconds": null,
                 "error_message": null,
+                "heartbeat_timeout_seconds": 60,
+                "timeout_seconds": null,
+                "last_heartbeat_at": null,
                 "errors": [],
                 "warnings": []
             })

@@ -116,6 +116,9 @@ pub struct JobUpdate {
     pub start: bool,
     pub end: Option<Ending>,
     pub expected: Option<ExpectedCounts>,
+    /// A progress report (any, even `{}`): `last_heartbeat_at` = now, which moves the
+    /// heartbeat deadline. A cancel is not one.
+    pub heartbeat: bool,
 }
 
 impl JobUpdate {
@@ -132,6 +135,7 @@ impl JobUpdate {
             start: false,
             end: None,
             expected: None,
+            heartbeat: false,
         }
     }
 
@@ -166,6 +170,7 @@ impl JobUpdate {
             warned_items: CountChange::combine(None, u64::from(item_warning)),
             total_items: report.total_items,
             start: report.mark_started || report.reports_counts(),
+            heartbeat: true,
             ..Self::at(now)
         };
         update.metadata = report.metadata_patch.clone();
@@ -237,6 +242,9 @@ impl JobUpdate {
         if self.start {
             job.started_at.get_or_insert(self.now);
         }
+        if self.heartbeat {
+            job.last_heartbeat_at = Some(self.now);
+        }
         if let Some(ending) = &self.end {
             job.completed_at = Some(self.now);
             if let Ending::Failed(message) = ending {
@@ -266,6 +274,8 @@ mod tests {
                 .unwrap()
                 .clone(),
             triggered_by: None,
+            heartbeat_timeout_seconds: None,
+            timeout_seconds: None,
         };
         Job::create("org".into(), "job".into(), new, at(0))
     }

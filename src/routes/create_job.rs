@@ -105,12 +105,34 @@ pub fn parse(body: &Value, config: &Config, caller: &Caller) -> Result<NewJob, A
         ),
     };
 
+    let timeouts = config.timeouts;
+    // Absent: the deployment's default; `null`: none.
+    let mut timeout = |name: &'static str, default: Option<u64>| match fields.get(name) {
+        None => Some(default),
+        Some(Value::Null) => Some(None),
+        Some(value) => problems
+            .check(validation::integer_in(
+                value,
+                &["body", name],
+                timeouts.min_seconds,
+                timeouts.max_seconds,
+            ))
+            .map(Some),
+    };
+    let heartbeat_timeout_seconds = timeout(
+        "heartbeat_timeout_seconds",
+        timeouts.default_heartbeat_seconds,
+    );
+    let timeout_seconds = timeout("timeout_seconds", timeouts.default_timeout_seconds);
+
     let new = (|| {
         Some(NewJob {
             job_type: job_type?,
             total_items: total_items?,
             metadata: metadata?,
             triggered_by: triggered_by?,
+            heartbeat_timeout_seconds: heartbeat_timeout_seconds?,
+            timeout_seconds: timeout_seconds?,
         })
     })();
     problems.finish(new)
@@ -170,6 +192,66 @@ mod tests {
         let body = json!({"job_type": "crawl", "total_items": 1, "triggered_by": null});
         let new = parse(&body, &config(), &caller()).unwrap();
         assert_eq!(new.triggered_by.as_deref(), Some("user-1"));
+    }
+
+    #[test]
+    fn timeouts_are_optional_bounded_integers_with_deployment_defaults() {
+        let body = json!({"job_type": "crawl", "total_items": 1,
+            "heartbeat_timeout_seconds": 60, "timeout_seconds": 2_592_000});
+        let new = parse(&body, &config(), &caller()).unwrap();
+        assert_eq!(new.heartbeat_timeout_seconds, Some(60));
+        assert_eq!(new.timeout_seconds, Some(2_592_000));
+        let bare = json!({"job_type": "crawl", "total_items": 1});
+        let new = parse(&bare, &config(), &caller()).unwrap();
+        assert_eq!(
+            (new.heartbeat_timeout_seconds, new.timeout_seconds),
+            (None, None)
+        );
+
+        let mut with_defaults = config();
+        with_defaults.timeouts.default_heartbeat_seconds = Some(120);
+        with_defaults.timeouts.default_timeout_seconds = Some(3600);
+        let new = parse(&bare, &with_defaults, &caller()).unwrap();
+        assert_eq!(new.heartbeat_timeout_seconds, Some(120));
+        assert_eq!(new.timeout_seconds, Some(3600));
+        let nulls = json!({"job_type": "crawl", "total_items": 1,
+            "heartbeat_timeout_seconds": null, "timeout_seconds": null});
+        let new = parse(&nulls, &with_defaults, &caller()).unwrap();
+        assert_eq!(
+            (new.heartbeat_timeout_seconds, new.timeout_seconds),
+            (None, None)
+        );
+
+        let cases = [
+            (json!(59), "greater_than_equal"),
+            (json!(-1), "greater_than_equal"),
+            (json!(2_592_001), "less_than_equal"),
+            (json!(60.5), "int_from_float"),
+            (json!("60"), "int_type"),
+            (json!(true), "int_type"),
+        ];
+        for (value, kind) in cases {
+            for field in ["heartbeat_timeout_seconds", "timeout_seconds"] {
+                let body = json!({"job_type": "crawl", "total_items": 1, field: value});
+                assert_eq!(
+                    problems(body),
+                    [(kind.to_owned(), format!("body.{field}"))],
+                    "{field}: {value}"
+                );
+            }
+        }
+        let Err(ApiError::Validation(errors)) = parse(
+            &json!({"job_type": "crawl", "total_items": 1, "timeout_seconds": 5}),
+            &config(),
+            &caller(),
+        ) else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(
+            serde_json::to_value(&errors[0]).unwrap(),
+            json!({"type": "greater_than_equal", "loc": ["body", "timeout_seconds"],
+                "msg": "Input should be greater than or equal to 60", "input": 5, "ctx": {"ge": 60}})
+        );
     }
 
     #[test]

@@ -34,13 +34,20 @@ pub async fn handle(
 
     let org = &caller.organization_id;
     // The history of a job that is not the caller's is not there to read: same 404.
-    if app.store().get_job(org, job_id).await?.is_none() {
-        return Err(ApiError::JobNotFound);
-    }
-    let page = app
+    let job = app
+        .store()
+        .get_job(org, job_id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
+    let mut page = app
         .store()
         .list_issues(org, job_id, kind, limit, cursor.as_ref())
         .await?;
+    // The history ends with the error of a deadline that passed, before the sweep
+    // records it (after, it is an item like any other).
+    if kind == IssueKind::Error && page.next.is_none() && page.items.len() < limit {
+        page.items.extend(super::unrecorded_timeout(&job));
+    }
     let body = IssuePage {
         items: &page.items,
         next_cursor: page.next.map(|cursor| cursor.encode()),

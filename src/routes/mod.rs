@@ -92,11 +92,29 @@ pub async fn recent_issues(app: &App, job: &Job) -> Result<RecentIssues, ApiErro
     let errors = read(job.error_count, IssueKind::Error);
     let warnings = read(job.warning_count, IssueKind::Warning);
     let (errors, warnings) = tokio::join!(errors, warnings);
-    let recent = RecentIssues {
+    let mut recent = RecentIssues {
         errors: errors?,
         warnings: warnings?,
     };
+    // A job shown ended by its deadline, before the sweep wrote it, shows its error too.
+    if let Some(issue) = unrecorded_timeout(job) {
+        recent.errors.push(issue);
+        if recent.errors.len() > RECENT_ISSUES_CAP {
+            recent.errors.remove(0);
+        }
+    }
     Ok(within_budget(recent, RECENT_ISSUES_BUDGET))
+}
+
+/// The job-level error of a deadline that passed and that no write has recorded yet
+/// (see `Job::as_of`): what the sweep's ending will add to the history.
+pub fn unrecorded_timeout(job: &Job) -> Option<RecordedIssue> {
+    let issue = job.timed_out.as_ref()?.issue(&job.job_id);
+    let json = serde_json::value::to_raw_value(&issue).ok()?;
+    Some(RecordedIssue {
+        timestamp: issue.timestamp,
+        json,
+    })
 }
 
 /// Drops the oldest errors and warnings until both lists fit in `budget` bytes of JSON.

@@ -61,13 +61,53 @@ pub fn from_job(job: &Job) -> Item {
         ("started_at", job.started_at.map(|t| t.to_string())),
         ("completed_at", job.completed_at.map(|t| t.to_string())),
         ("error_message", job.error_message.clone()),
+        (
+            "last_heartbeat_at",
+            job.last_heartbeat_at.map(|t| t.to_string()),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
             put(name, AttributeValue::S(value));
         }
     }
+    put_deadlines(job, &mut item);
     item
+}
+
+/// The timeouts, and the numbers the conditional writes compare with the time (epoch
+/// seconds: DynamoDB can add a timeout to them, `store::update`): `timeout_deadline`,
+/// `heartbeat_deadline`, and the sweep's index entry (`deadline_key`, `sweep_at`) while
+/// the job has not ended.
+fn put_deadlines(job: &Job, item: &mut Item) {
+    let mut put = |name: &str, value: AttributeValue| {
+        item.insert(name.to_owned(), value);
+    };
+    if let Some(seconds) = job.heartbeat_timeout_seconds {
+        put("heartbeat_timeout_seconds", n(seconds));
+    }
+    if let Some(seconds) = job.timeout_seconds {
+        put("timeout_seconds", n(seconds));
+    }
+    if let Some(deadline) = job.timeout_deadline() {
+        put(TIMEOUT_DEADLINE, seconds(deadline));
+    }
+    if let Some(deadline) = job.heartbeat_deadline() {
+        put(HEARTBEAT_DEADLINE, seconds(deadline));
+    }
+    if let Some(at) = job.sweep_at(job.last_heartbeat_at.unwrap_or(job.created_at)) {
+        let shard = keys::deadline_shard(&job.job_id);
+        put(keys::DEADLINE_KEY, s(&keys::deadline(shard)));
+        put(keys::SWEEP_AT, seconds(at));
+    }
+}
+
+pub const TIMEOUT_DEADLINE: &str = "timeout_deadline";
+pub const HEARTBEAT_DEADLINE: &str = "heartbeat_deadline";
+
+/// An instant as a table number: epoch seconds, exact to the millisecond.
+pub fn seconds(at: Timestamp) -> AttributeValue {
+    AttributeValue::N(at.epoch_seconds())
 }
 
 pub fn s(text: &str) -> AttributeValue {
@@ -138,6 +178,10 @@ pub fn to_job(item: &Item) -> Result<Job, BadItem> {
         error_message: optional_text(item, "error_message"),
         error_count: count(item, "error_count")?,
         warning_count: count(item, "warning_count")?,
+        heartbeat_timeout_seconds: optional_count(item, "heartbeat_timeout_seconds")?,
+        timeout_seconds: optional_count(item, "timeout_seconds")?,
+        last_heartbeat_at: optional_timestamp(item, "last_heartbeat_at")?,
+        timed_out: None,
     })
 }
 
@@ -169,6 +213,12 @@ fn count(item: &Item, name: &str) -> Result<u64, BadItem> {
         None => Ok(0),
         Some(_) => Err(BadItem(format!("{name} is not a number"))),
     }
+}
+
+fn optional_count(item: &Item, name: &str) -> Result<Option<u64>, BadItem> {
+    item.contains_key(name)
+        .then(|| count(item, name))
+        .transpose()
 }
 
 fn optional_timestamp(item: &Item, name: &str) -> Result<Option<Timestamp>, BadItem> {
@@ -246,6 +296,8 @@ mod tests {
                 .unwrap()
                 .clone(),
             triggered_by: Some("user-1".into()),
+            heartbeat_timeout_seconds: None,
+            timeout_seconds: None,
         };
         Job::create(
             "org-a".into(),
@@ -273,7 +325,38 @@ mod tests {
         job.error_message = Some("boom".into());
         job.error_count = 4;
         job.warning_count = 1;
+        job.heartbeat_timeout_seconds = Some(30);
+        job.timeout_seconds = Some(3600);
+        job.last_heartbeat_at = Some(Timestamp::from_millis(1_795_867_209_000));
         assert_eq!(to_job(&from_job(&job)), Ok(job));
+    }
+
+    #[test]
+    fn a_job_with_timeouts_gets_its_deadlines_and_an_entry_in_the_sweeps_index() {
+        let mut job = sample();
+        assert!(
+            !from_job(&job).contains_key(keys::DEADLINE_KEY),
+            "no timeout, no entry"
+        );
+        job.heartbeat_timeout_seconds = Some(30);
+        job.timeout_seconds = Some(3600);
+        let item = from_job(&job);
+        // Created 2026-11-28T12:00:00.123Z = 1795867200.123; the id ends in "b" = 11.
+        assert_eq!(
+            item[TIMEOUT_DEADLINE],
+            AttributeValue::N("1795870800.123".into())
+        );
+        assert!(!item.contains_key(HEARTBEAT_DEADLINE), "no report yet");
+        assert_eq!(item[keys::DEADLINE_KEY], s("DEADLINE#11"));
+        assert_eq!(
+            item[keys::SWEEP_AT],
+            AttributeValue::N("1795867230.123".into())
+        );
+        job.status = JobStatus::Cancelled;
+        assert!(
+            !from_job(&job).contains_key(keys::DEADLINE_KEY),
+            "ended: out of the index"
+        );
     }
 
     #[test]

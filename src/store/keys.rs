@@ -20,8 +20,16 @@
 //!   and merges: reads in proportion to the page (times the shards), never to the
 //!   organization. Their entries carry only attributes that never change after creation
 //!   (and the status key, which changes with the status), so a report writes no index.
+//! - One more sparse index, `by_deadline`, is the sweep's (src/sweep.rs): every job with
+//!   a heartbeat or overall timeout that has not ended, keyed `DEADLINE#{shard}` over
+//!   [`DEADLINE_SHARDS`] shards of the whole table and sorted by `sweep_at`, the earliest
+//!   instant the job could be overdue (epoch seconds). `KEYS_ONLY`, and only creation,
+//!   the sweep and an ending write `sweep_at`/`deadline_key`: a report moves a deadline
+//!   later but never the entry, so it writes no index (the sweep moves an entry it finds
+//!   early, once per heartbeat period at most). This index is not the organization's: no
+//!   request reads it, and its entries name the job's own key.
 //!
-//! Every key starts with the caller's organization; organization ids hold no `#` (see
+//! Every key a request names starts with the caller's organization; organization ids hold no `#` (see
 //! `auth`), so no key of one organization can be spelled from another's.
 
 use crate::job::JobStatus;
@@ -40,6 +48,14 @@ pub const STATUS_KEY: &str = "status_key";
 pub const TRIGGERED_BY_KEY: &str = "triggered_by_key";
 /// The sort key of every index: the job id, time-ordered.
 pub const INDEX_SORT_KEY: &str = "job_id";
+
+/// The sweep's index: its partition key, its sort key, its name.
+pub const DEADLINE_KEY: &str = "deadline_key";
+pub const SWEEP_AT: &str = "sweep_at";
+pub const DEADLINE_INDEX: &str = "by_deadline";
+/// Every open job with a timeout shares these keys, whatever its organization: 16 keys
+/// take 16,000 index writes per second (creates, endings, the sweep's moves).
+pub const DEADLINE_SHARDS: u8 = 16;
 
 pub const ORGANIZATION_INDEX: &str = "by_organization";
 pub const STATUS_INDEX: &str = "by_status";
@@ -68,6 +84,16 @@ pub fn shard(job_id: &str) -> u8 {
     let last = job_id.bytes().last().unwrap_or(b'0');
     let value = (last as char).to_digit(16).unwrap_or(0) as u8;
     value % SHARDS
+}
+
+/// The job's shard of the sweep's index: its id's last hex digit.
+pub fn deadline_shard(job_id: &str) -> u8 {
+    let last = job_id.bytes().last().unwrap_or(b'0');
+    (last as char).to_digit(16).unwrap_or(0) as u8 % DEADLINE_SHARDS
+}
+
+pub fn deadline(shard: u8) -> String {
+    format!("DEADLINE#{shard}")
 }
 
 pub fn organization(organization_id: &str, shard: u8) -> String {
@@ -130,6 +156,13 @@ mod tests {
         }
         assert_eq!(counts, [4; SHARDS as usize]);
         assert!(shard("") < SHARDS && shard("not-hex-z") < SHARDS);
+        let mut deadline_counts = [0usize; DEADLINE_SHARDS as usize];
+        for last in "0123456789abcdef".chars() {
+            let id = format!("019ac9f0-0000-7000-8000-00000000000{last}");
+            deadline_counts[deadline_shard(&id) as usize] += 1;
+        }
+        assert_eq!(deadline_counts, [1; DEADLINE_SHARDS as usize]);
+        assert_eq!(deadline(deadline_shard("x-f")), "DEADLINE#15");
     }
 
     #[test]

@@ -204,9 +204,10 @@ impl Store {
             frontier
         };
         let items = self.full_items(&entries).await?;
+        let now = crate::time::Timestamp::now();
         let jobs = items
             .iter()
-            .map(item::to_job)
+            .map(|item| item::to_job(item).map(|job| job.as_of(now)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items: jobs,
@@ -249,7 +250,7 @@ impl Store {
 
     /// The full job items behind index entries, in the entries' order. Eventually
     /// consistent, like the index that listed them (and half the read units).
-    async fn full_items(&self, entries: &[Item]) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn full_items(&self, entries: &[Item]) -> Result<Vec<Item>, StoreError> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }

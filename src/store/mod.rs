@@ -4,6 +4,7 @@
 
 mod attr;
 mod attr_json;
+mod deadline;
 mod idempotency;
 mod item;
 pub mod keys;
@@ -26,6 +27,7 @@ use crate::job::{Job, JobUpdate};
 use crate::metrics::{self, Counter};
 use crate::time::Timestamp;
 
+pub use deadline::DueEntries;
 pub use idempotency::{Claim, Completion};
 pub use item::{BadItem, Item};
 pub use keys::IssueKind;
@@ -297,14 +299,16 @@ impl Store {
         self.transact(writes, true).await
     }
 
-    /// The job `job_id` of `organization_id`, if it exists (strongly consistent).
+    /// The job `job_id` of `organization_id`, if it exists (strongly consistent), as it
+    /// is now: ended if a deadline passed, even before the sweep wrote the ending.
     pub async fn get_job(
         &self,
         organization_id: &str,
         job_id: &str,
     ) -> Result<Option<Job>, StoreError> {
         let item = self.get_item_of(organization_id, job_id).await?;
-        Ok(item.as_ref().map(item::to_job).transpose()?)
+        let job = item.as_ref().map(item::to_job).transpose()?;
+        Ok(job.map(|job| job.as_of(Timestamp::now())))
     }
 
     async fn get_item_of(
@@ -360,7 +364,9 @@ impl Store {
                 let token = AttributeValue::S(token);
                 let landed =
                     item.as_ref().and_then(|item| item.get("last_request")) == Some(&token);
-                match item.as_ref().map(item::to_job).transpose()? {
+                let job = item.as_ref().map(item::to_job).transpose()?;
+                // Refused after a deadline: the job is shown ended (`409`).
+                match job.map(|job| job.as_of(Timestamp::now())) {
                     Some(job) if landed => Ok(job),
                     _ if matches!(failed, StoreError::ClaimLost) => Err(failed),
                     current => Err(StoreError::Refused(current.map(Box::new))),

@@ -117,7 +117,45 @@ pub fn request(
         );
     }
 
-    let mut condition = "attribute_exists(pk) AND #status IN (:pending, :in_progress)".to_owned();
+    let mut remove = Vec::new();
+    if update.heartbeat {
+        // The heartbeat deadline moves with every report, in the item only: `sweep_at`
+        // (the sweep's index entry) stays where it is, so a report writes no index.
+        // A job without a heartbeat timeout gets a deadline equal to the report, which
+        // the condition below ignores for it.
+        set.push(
+            "last_heartbeat_at = :now, #heartbeat_deadline = :now_seconds + \
+             if_not_exists(heartbeat_timeout_seconds, :zero)"
+                .to_owned(),
+        );
+        names.insert(
+            "#heartbeat_deadline".into(),
+            item::HEARTBEAT_DEADLINE.to_owned(),
+        );
+        values.insert(":zero".into(), n(0));
+    }
+    if update.end.is_some() {
+        // An ended job leaves the sweep's index (for one index write, once).
+        remove.push(format!("{}, {}", keys::DEADLINE_KEY, keys::SWEEP_AT));
+    }
+
+    // Lands only before the job's deadlines: a report or cancel racing the timeout
+    // either lands first (and moves the heartbeat deadline, so that the sweep's ending,
+    // conditioned on the deadline it read, fails) or is refused.
+    let mut condition = "attribute_exists(pk) AND #status IN (:pending, :in_progress) \
+         AND (attribute_not_exists(#timeout_deadline) OR #timeout_deadline > :now_seconds) \
+         AND (attribute_not_exists(heartbeat_timeout_seconds) \
+         OR attribute_not_exists(#heartbeat_deadline) OR #heartbeat_deadline > :now_seconds)"
+        .to_owned();
+    names.insert(
+        "#timeout_deadline".into(),
+        item::TIMEOUT_DEADLINE.to_owned(),
+    );
+    names.insert(
+        "#heartbeat_deadline".into(),
+        item::HEARTBEAT_DEADLINE.to_owned(),
+    );
+    values.insert(":now_seconds".into(), item::seconds(update.now));
     if let Some(expected) = update.expected {
         condition.push_str(
             " AND failed_items = :expected_failed AND warned_items = :expected_warned \
@@ -131,6 +169,9 @@ pub fn request(
     let mut expression = format!("SET {}", set.join(", "));
     if !add.is_empty() {
         expression.push_str(&format!(" ADD {}", add.join(", ")));
+    }
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
     }
     UpdateRequest {
         key: HashMap::from([("pk".to_owned(), s(&pk)), ("sk".to_owned(), s(&sk))]),
@@ -223,11 +264,20 @@ mod tests {
         let request = request("org", "job", &update(ProgressReport::default()), "r1");
         assert_eq!(
             request.update_expression,
-            "SET updated_at = :now, last_request = :request"
+            "SET updated_at = :now, last_request = :request, last_heartbeat_at = :now, \
+             #heartbeat_deadline = :now_seconds + if_not_exists(heartbeat_timeout_seconds, :zero)"
         );
-        assert_eq!(
-            request.condition_expression,
-            "attribute_exists(pk) AND #status IN (:pending, :in_progress)"
+        assert!(
+            request.condition_expression.starts_with(
+                "attribute_exists(pk) AND #status IN (:pending, :in_progress) \
+                 AND (attribute_not_exists(#timeout_deadline) OR #timeout_deadline > :now_seconds)"
+            ),
+            "{}",
+            request.condition_expression
+        );
+        assert!(
+            !request.update_expression.contains(keys::SWEEP_AT),
+            "a report never moves the sweep's index entry"
         );
         assert_placeholders_match(&request);
     }
@@ -328,6 +378,17 @@ mod tests {
             "r1",
         );
         assert!(request.update_expression.contains("completed_at = :now"));
+        assert!(
+            !request.update_expression.contains("last_heartbeat_at"),
+            "a cancel is no heartbeat"
+        );
+        assert!(
+            request
+                .update_expression
+                .ends_with("REMOVE deadline_key, sweep_at"),
+            "an ended job leaves the sweep's index: {}",
+            request.update_expression
+        );
         assert_eq!(request.values[":status"], s("cancelled"));
         assert_placeholders_match(&request);
     }

@@ -1,0 +1,131 @@
+//! The sweep: writes the ending of every job whose heartbeat or overall deadline has
+//! passed (run every minute by the `jobs-sweep` function). Reads see an overdue job as
+//! ended at once (`Job::as_of`); the sweep makes the table say so too, so that lists by
+//! status, the history and the job's `Job Status Changed` event (an ordinary status
+//! change of the job item) follow.
+//!
+//! It reads only the due entries of the `by_deadline` index (`store::keys`), shard by
+//! shard, and for each job does what `Job::sweep_action` says: end it (one transaction
+//! conditioned on the deadline it read), move its entry to when it could next be due
+//! (a heartbeat moved its deadline), or take it out of the index. Every write is
+//! conditional and idempotent, so sweeps may overlap, and one that stops half way leaves
+//! the rest due for the next.
+
+use std::time::{Duration, Instant};
+
+use crate::job::SweepAction;
+use crate::store::keys::DEADLINE_SHARDS;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Index entries per query (and jobs per `BatchGetItem`, its limit).
+pub const PAGE: usize = 100;
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Due index entries read (its read units follow these, not the number of jobs).
+    pub entries: usize,
+    /// Jobs ended as `failed` by a heartbeat or overall timeout.
+    pub ended: usize,
+    /// Jobs found alive (a heartbeat moved the deadline) and moved to a later instant.
+    pub moved: usize,
+    /// Entries of jobs that had ended, taken out of the index.
+    pub forgotten: usize,
+    /// Endings that lost to a write that landed first (a report, a cancel, another sweep).
+    pub lost_races: usize,
+    /// Jobs left for the next sweep after an error, and whether every shard was read.
+    pub failed: usize,
+    pub finished: bool,
+}
+
+/// Sweeps every shard at `now`, starting no new page after `budget`: a sweep never runs
+/// past its function's timeout, and what it leaves is due for the next one.
+pub async fn run(store: &Store, now: Timestamp, budget: Duration) -> SweepReport {
+    let started = Instant::now();
+    let shards = (0..DEADLINE_SHARDS).map(|shard| sweep_shard(store, shard, now, started, budget));
+    let reports = futures_util::future::join_all(shards).await;
+    reports.into_iter().fold(
+        SweepReport {
+            finished: true,
+            ..SweepReport::default()
+        },
+        |total, shard| SweepReport {
+            entries: total.entries + shard.entries,
+            ended: total.ended + shard.ended,
+            moved: total.moved + shard.moved,
+            forgotten: total.forgotten + shard.forgotten,
+            lost_races: total.lost_races + shard.lost_races,
+            failed: total.failed + shard.failed,
+            finished: total.finished && shard.finished,
+        },
+    )
+}
+
+async fn sweep_shard(
+    store: &Store,
+    shard: u8,
+    now: Timestamp,
+    started: Instant,
+    budget: Duration,
+) -> SweepReport {
+    let mut report = SweepReport::default();
+    let mut start = None;
+    loop {
+        if started.elapsed() > budget {
+            return report;
+        }
+        let page = match store.due_jobs(shard, now, start, PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::error!(shard, ?error, "sweep: reading due jobs failed");
+                return report;
+            }
+        };
+        report.entries += page.entries;
+        for job in &page.jobs {
+            let done = match job.sweep_action(now) {
+                SweepAction::End(expiry) => match store.end_overdue(job, &expiry, now).await {
+                    Ok(true) => {
+                        tracing::info!(
+                            job_id = %job.job_id,
+                            organization_id = %job.organization_id,
+                            error_type = expiry.kind.error_type(),
+                            deadline = %expiry.at,
+                            "sweep: job ended"
+                        );
+                        report.ended += 1;
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        report.lost_races += 1;
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                },
+                SweepAction::Recheck(at) => {
+                    store.recheck_at(job, at).await.map(|()| report.moved += 1)
+                }
+                SweepAction::Forget => store
+                    .forget_deadline(job)
+                    .await
+                    .map(|()| report.forgotten += 1),
+            };
+            if let Err(error) = done {
+                log_failure(&job.job_id, &error);
+                report.failed += 1;
+            }
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => {
+                report.finished = true;
+                return report;
+            }
+        }
+    }
+}
+
+fn log_failure(job_id: &str, error: &StoreError) {
+    tracing::error!(%job_id, ?error, "sweep: job left for the next sweep");
+}
