@@ -95,10 +95,10 @@ pub enum Command {
     Cancel(JobArg),
     /// Print a job's whole error history, oldest first
     #[command(after_help = "Examples:\n  jobs errors $JOB\n  jobs errors $JOB --json | jq length")]
-    Errors(JobArg),
+    Errors(IssuesArgs),
     /// Print a job's whole warning history, oldest first
     #[command(after_help = "Example:\n  jobs warnings $JOB")]
-    Warnings(JobArg),
+    Warnings(IssuesArgs),
     /// Run a command as a job's worker: start, heartbeat, read its progress lines, end by its status
     #[command(
         long_about = "Run CMD as a job's worker.\n\n\
@@ -134,6 +134,19 @@ pub struct JobArg {
     #[arg(value_name = "JOB_ID")]
     pub job_id: String,
     /// Print the API's JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IssuesArgs {
+    /// The job's id
+    #[arg(value_name = "JOB_ID")]
+    pub job_id: String,
+    /// Entries per request, 1-100 (every page is printed whatever the size)
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub page_size: u32,
+    /// Print a JSON array of every entry instead of text
     #[arg(long)]
     pub json: bool,
 }

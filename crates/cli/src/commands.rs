@@ -6,7 +6,7 @@ use jobs_client::{
     ProgressReport,
 };
 
-use crate::args::{Count, CreateArgs, JobArg, LsArgs, ReportArgs};
+use crate::args::{Count, CreateArgs, IssuesArgs, JobArg, LsArgs, ReportArgs};
 use crate::show;
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
@@ -152,8 +152,8 @@ pub async fn cancel(client: &Client, args: JobArg) -> Result<(), Error> {
     }
 }
 
-pub async fn issues(client: &Client, args: JobArg, kind: IssueKind) -> Result<(), Error> {
-    let mut stream = Box::pin(client.issues(&args.job_id, kind));
+pub async fn issues(client: &Client, args: IssuesArgs, kind: IssueKind) -> Result<(), Error> {
+    let mut stream = Box::pin(client.issues(&args.job_id, kind, args.page_size));
     if args.json {
         let items: Vec<_> = stream.try_collect().await?;
         return print_json(&items);

@@ -23,7 +23,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(100);
 
 enum FromOutput {
-    Report(ProgressReport),
+    Report(Box<ProgressReport>),
     Done,
 }
 
@@ -80,7 +80,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         tokio::time::sleep(TICK).await;
         while let Ok(message) = rx.try_recv() {
             match message {
-                FromOutput::Report(report) => progress_line::merge(&mut pending, report),
+                FromOutput::Report(report) => progress_line::merge(&mut pending, *report),
                 FromOutput::Done => output_done = true,
             }
         }
@@ -195,7 +195,7 @@ fn pass_through(stdout: std::process::ChildStdout, tx: mpsc::Sender<FromOutput>)
             .and_then(progress_line::parse);
         match parsed {
             Some(Ok(report)) => {
-                let _ = tx.send(FromOutput::Report(report));
+                let _ = tx.send(FromOutput::Report(Box::new(report)));
             }
             Some(Err(reason)) => {
                 eprintln!("jobs: not a progress line ({reason}): passed through");

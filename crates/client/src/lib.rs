@@ -305,13 +305,14 @@ impl Client {
         &self,
         job_id: &str,
         kind: IssueKind,
+        limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<JobIssue>, Error> {
         let leaf = match kind {
             IssueKind::Errors => "errors",
             IssueKind::Warnings => "warnings",
         };
-        let mut query = vec![("limit", "100".to_owned())];
+        let mut query = vec![("limit", limit.to_string())];
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor.to_owned()));
         }
@@ -326,14 +327,18 @@ impl Client {
         .await
     }
 
-    /// A job's whole error or warning history, oldest first, page after page.
+    /// A job's whole error or warning history, oldest first, page after page
+    /// (`page_size` 1–100 entries a request).
     pub fn issues<'a>(
         &'a self,
         job_id: &'a str,
         kind: IssueKind,
+        page_size: u32,
     ) -> impl Stream<Item = Result<JobIssue, Error>> + 'a {
         self.paged(move |client, cursor| async move {
-            client.issues_page(job_id, kind, cursor.as_deref()).await
+            client
+                .issues_page(job_id, kind, page_size, cursor.as_deref())
+                .await
         })
     }
 
