@@ -227,7 +227,9 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    spawn "$log" "${watch[@]}" --env-file "$envfile"
+    # --package: the workspace also holds the `jobs` command line (crates/cli); the
+    # watch serves the function's package alone.
+    spawn "$log" "${watch[@]}" --package jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else
     [[ -x $bin ]] || die "start_watch: $bin is not built"

@@ -163,7 +163,9 @@ pub async fn run(client: &Client, args: WatchArgs) -> ExitCode {
                     .clamp(0.0, 10_000.0) as u64,
             );
             if snapshot.status.has_ended() {
-                bar.finish_with_message(text);
+                // Not finish_with_message: it fills the bar, and a job that failed or
+                // was cancelled shows how far it got.
+                bar.abandon_with_message(text);
             } else {
                 bar.set_message(text);
             }

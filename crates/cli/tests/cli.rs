@@ -4,7 +4,9 @@
 //! bars on a real pseudo-terminal (`script`) read back as a screen, the plain lines, and
 //! readable errors with their documented exit codes.
 
+use std::io::Read;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jobs_client::{Client, JobResponse, JobStatus, JobStatusResponse, Page, ProgressReport};
@@ -471,7 +473,12 @@ fn watch_prints_a_line_per_change_and_exits_by_the_ending() {
 fn screen(bytes: &[u8], rows: u16, cols: u16) -> String {
     let mut parser = vt100::Parser::new(rows, cols, 0);
     parser.process(bytes);
-    parser.screen().contents()
+    let lines: Vec<String> = parser
+        .screen()
+        .rows(0, cols)
+        .map(|row| row.trim_end().to_owned())
+        .collect();
+    lines.join("\n").trim_end().to_owned()
 }
 
 #[test]
@@ -481,7 +488,7 @@ fn watch_draws_a_bar_on_a_terminal() {
     let other = t.create("crawl", 10);
     // `script` gives the watch a real pseudo-terminal; stty sets its size.
     let inner = format!("stty cols 150 rows 12; exec {JOBS} watch {id} {other} --max-interval 1");
-    let child = Command::new("script")
+    let mut child = Command::new("script")
         .args(["-qfec", &inner, "/dev/null"])
         .env("JOBS_API_URL", env("JOBS_TEST_WATCH_URL"))
         .env("JOBS_TOKEN", &t.token)
@@ -491,16 +498,68 @@ fn watch_draws_a_bar_on_a_terminal() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("script (util-linux)");
-    drive(&t, &id, &["--complete"]);
+    let drawn = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let drawn = drawn.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                drawn.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    t.ok(&[
+        "report",
+        &id,
+        "--start",
+        "--stage",
+        "fetch",
+        "--processed",
+        "+30",
+        "--message",
+        "first batch",
+    ]);
+    std::thread::sleep(Duration::from_millis(1600));
+    let midway = screen(&drawn.lock().unwrap(), 12, 150);
+    println!("{midway}\n");
+    let bar_line = midway
+        .lines()
+        .find(|l| l.contains(&id[28..]))
+        .unwrap_or_else(|| panic!("a bar for {id}:\n{midway}"));
+    assert!(
+        bar_line.contains("in_progress 30.00%  processed 30 · failed 0 · warned 0 / 100"),
+        "{bar_line}"
+    );
+    assert!(bar_line.ends_with("[fetch]  first batch"), "{bar_line}");
+    let filled = bar_line.matches('█').count();
+    assert!((8..=10).contains(&filled), "a bar 30% full: {bar_line}");
+    std::thread::sleep(Duration::from_millis(600));
+    t.ok(&[
+        "report",
+        &id,
+        "--processed",
+        "+60",
+        "--failed",
+        "+10",
+        "--stage",
+        "load",
+        "--message",
+        "last batch",
+    ]);
+    std::thread::sleep(Duration::from_millis(800));
+    t.ok(&["report", &id, "--complete"]);
     t.ok(&["cancel", &other]);
     let out = wait_with_timeout(child, Duration::from_secs(60));
+    reader.join().unwrap();
     assert_eq!(
         code(&out),
         13,
         "cancelled is the worst here: {}",
         text(&out)
     );
-    let raw = out.stdout;
+    let raw = drawn.lock().unwrap().clone();
     assert!(
         raw.windows(2).any(|w| w == b"\x1b["),
         "drawn with escape sequences"
@@ -529,6 +588,7 @@ fn watch_draws_a_bar_on_a_terminal() {
         .find(|l| l.contains(&other[28..]))
         .unwrap_or_else(|| panic!("a bar for {other}:\n{shown}"));
     assert!(other_line.contains("cancelled 0.00%"), "{other_line}");
+    assert!(!other_line.contains('█'), "an empty bar: {other_line}");
     // Each bar redrawn in place: every job has one line on the screen, not one per change.
     assert_eq!(shown.matches(&id[28..]).count(), 1, "{shown}");
 }
