@@ -227,9 +227,10 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    # --package: the workspace also holds the `jobs` command line (crates/cli); the
-    # watch serves the function's package alone.
-    spawn "$log" "${watch[@]}" --package jobs-api --env-file "$envfile"
+    # --bin: the watch serves one function, the one binary that is the Lambda (not
+    # jobs-migrate, nor the `jobs` command line of crates/cli); with several binaries
+    # it would disable its default route.
+    spawn "$log" "${watch[@]}" --package jobs-api --bin jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else
     [[ -x $bin ]] || die "start_watch: $bin is not built"
