@@ -230,7 +230,7 @@ start_watch() {
     # --bin: the watch serves one function, the one binary that is the Lambda (not
     # jobs-migrate, nor the `jobs` command line of crates/cli); with several binaries
     # it would disable its default route.
-    spawn "$log" "${watch[@]}" --package jobs-api --bin jobs-api --env-file "$envfile"
+    spawn "$log" "${watch[@]}" --bin jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else
     [[ -x $bin ]] || die "start_watch: $bin is not built"
