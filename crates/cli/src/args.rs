@@ -299,9 +299,11 @@ pub fn parse_count(text: &str) -> Result<Count, String> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not N or +N (a whole number ≥ 0)"))?;
+    // Digits only: u64's parser would also take a sign ("++1", "+-").
+    let n: u64 = Some(digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| format!("{text:?} is not N or +N (a whole number ≥ 0)"))?;
     Ok(if add { Count::Add(n) } else { Count::Set(n) })
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jobs_client::{Client, CreateJobRequest, Error, ProgressReport};
+use jobs_client::{Client, CreateJobRequest, Error, JobResponse, ProgressReport};
 
 use crate::args::ExecArgs;
 use crate::commands::parse_object;
@@ -28,10 +28,11 @@ enum FromOutput {
 }
 
 pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
-    let job_id = match job(client, &args).await {
-        Ok(id) => id,
+    let job = match job(client, &args).await {
+        Ok(job) => job,
         Err(err) => return fail(&err),
     };
+    let job_id = job.job_id.clone();
     eprintln!("jobs: running as job {job_id}");
     let started = ProgressReport {
         mark_started: Some(true),
@@ -70,7 +71,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         let _ = tx.send(FromOutput::Done);
     }
 
-    let heartbeat = Duration::from_secs_f64(args.heartbeat.clamp(0.1, 86_400.0));
+    let heartbeat = heartbeat_every(args.heartbeat, job.heartbeat_timeout_seconds);
     let mut pending = ProgressReport::default();
     let mut last_sent = Instant::now();
     let mut output_done = false;
@@ -146,10 +147,11 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
     }
 }
 
-/// The job to run as: `--job` (attach), or one created now (`--key`: create-or-attach).
-async fn job(client: &Client, args: &ExecArgs) -> Result<String, Error> {
+/// The job to run as: `--job` (attach: read first, so a wrong id fails before CMD
+/// runs), or one created now (`--key`: create-or-attach).
+async fn job(client: &Client, args: &ExecArgs) -> Result<JobResponse, Error> {
     if let Some(id) = &args.job {
-        return Ok(id.clone());
+        return client.get(id).await;
     }
     let job_type = args
         .job_type
@@ -159,11 +161,20 @@ async fn job(client: &Client, args: &ExecArgs) -> Result<String, Error> {
         metadata: parse_object("--metadata", args.metadata.as_deref())?,
         ..CreateJobRequest::new(job_type, args.total)
     };
-    let job = match &args.key {
-        Some(key) => client.create_with_key(&request, key).await?,
-        None => client.create(&request).await?,
-    };
-    Ok(job.job_id)
+    match &args.key {
+        Some(key) => client.create_with_key(&request, key).await,
+        None => client.create(&request).await,
+    }
+}
+
+/// `--heartbeat`, or a third of the job's heartbeat timeout when that is shorter: a
+/// heartbeat lost to a fault still leaves two more before the job is timed out.
+fn heartbeat_every(flag: f64, timeout_seconds: Option<u64>) -> Duration {
+    let mut seconds = flag.clamp(0.1, 86_400.0);
+    if let Some(timeout) = timeout_seconds.filter(|t| *t > 0) {
+        seconds = seconds.min(timeout as f64 / 3.0);
+    }
+    Duration::from_secs_f64(seconds.max(0.1))
 }
 
 /// The last report: what is pending, and completed or failed with the reason.
@@ -242,6 +253,14 @@ fn terminate(child: &std::process::Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heartbeats_come_thrice_per_timeout_at_least() {
+        assert_eq!(heartbeat_every(30.0, None), Duration::from_secs(30));
+        assert_eq!(heartbeat_every(30.0, Some(60)), Duration::from_secs(20));
+        assert_eq!(heartbeat_every(5.0, Some(60)), Duration::from_secs(5));
+        assert_eq!(heartbeat_every(0.0, None), Duration::from_millis(100));
+    }
 
     #[test]
     fn statuses_are_described_and_passed_on() {

@@ -58,9 +58,11 @@ fn parse_fields(mut rest: &str) -> Result<ProgressReport, String> {
 }
 
 fn count(key: &str, value: &str) -> Result<u64, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{key}={value:?} is not a whole number"))
+    // Digits only: u64's parser would also take a sign (`processed=++1`).
+    Some(value)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("{key}={value:?} is not a whole number"))
 }
 
 /// Folds a later report into one not sent yet: sets win, increments add up.
@@ -129,6 +131,8 @@ mod tests {
         assert!(err.contains("processed"), "{err}");
         assert!(parse("::progress colour=red").unwrap().is_err());
         assert!(parse("::progress processed").unwrap().is_err());
+        assert!(parse("::progress processed=++1").unwrap().is_err());
+        assert!(parse("::progress total=+1").unwrap().is_err());
     }
 
     #[test]

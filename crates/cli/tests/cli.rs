@@ -700,6 +700,19 @@ fn exec_attaches_heartbeats_and_stops_when_cancelled() {
     );
     assert_eq!(t.job(&id).status, JobStatus::Completed);
 
+    // A job that is not there: refused before the command runs.
+    let out = t.run(&[
+        "exec",
+        "--job",
+        "0190d1c0-0000-7000-8000-000000000000",
+        "--",
+        "sh",
+        "-c",
+        "echo ran",
+    ]);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+
     // Cancelled while it runs: the command is stopped, the job stays cancelled.
     let id = t.create("export", 0);
     let child = t
