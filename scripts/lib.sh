@@ -227,8 +227,9 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    # --bin: the package has other binaries (jobs-migrate, jobs-sweep); without it the
-    # watch serves no default function and every plain request is a 404.
+    # --bin: the watch serves one function, the API (not jobs-migrate, jobs-sweep, nor
+    # the `jobs` command line of crates/cli); with several binaries it would disable its
+    # default route and every plain request would be a 404.
     spawn "$log" "${watch[@]}" --bin jobs-api --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else

@@ -38,6 +38,10 @@
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
 //!
+//! The client side is not part of this crate: `crates/model` (the wire types), `crates/client`
+//! (the typed client) and `crates/cli` (the `jobs` command line), members of this crate's
+//! workspace (README, "Command line and client").
+//!
 //! ## The path of a request
 //!
 //! `main` → [`App::handle`] (→ [`origin::preflight`]) → [`router::route`] (→ the page's

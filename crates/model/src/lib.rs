@@ -1,0 +1,372 @@
+//! The Jobs API on the wire: the bodies of every route, as `openapi.yaml` describes them.
+//!
+//! serde only (no HTTP, no AWS, no runtime), shared by `jobs-client` and the `jobs`
+//! command line. The server keeps its own hand-tuned serialization; the server's
+//! `tests/model_drift.rs` reads real responses of every route into these types with
+//! `deny_unknown_fields` and writes them back, so a field added on one side only fails it.
+//!
+//! Fields marked *(pending)* come from work merged in parallel (job timeouts and
+//! heartbeats): optional, `null` or absent meaning none, so the model reads bodies with
+//! and without them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A JSON object: `metadata`, `metadata_patch`, `details`.
+pub type Object = Map<String, Value>;
+
+/// A job's status. The last five have ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Pending,
+    InProgress,
+    Completed,
+    CompletedWithWarnings,
+    PartialSuccess,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Pending,
+        JobStatus::InProgress,
+        JobStatus::Completed,
+        JobStatus::CompletedWithWarnings,
+        JobStatus::PartialSuccess,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    /// True once the job can change no more.
+    pub fn has_ended(self) -> bool {
+        !matches!(self, JobStatus::Pending | JobStatus::InProgress)
+    }
+
+    /// The name on the wire (`in_progress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Completed => "completed",
+            JobStatus::CompletedWithWarnings => "completed_with_warnings",
+            JobStatus::PartialSuccess => "partial_success",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<_> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+                format!("unknown status {text:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// `JobResponse`: a job in full (`POST /api/jobs/`, `GET /api/jobs/{id}`, a report or a
+/// cancel without `Prefer: return=minimal`, and each item of a list).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobResponse {
+    pub job_id: String,
+    pub job_type: String,
+    pub status: JobStatus,
+    pub total_items: u64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub progress_percentage: f64,
+    pub success_rate: f64,
+    pub metadata: Object,
+    pub triggered_by: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub error_message: Option<String>,
+    pub errors: Vec<JobIssue>,
+    pub warnings: Vec<JobIssue>,
+    /// *(pending)* Seconds without a report after which the job is failed; `None`: never.
+    #[serde(default)]
+    pub heartbeat_timeout_seconds: Option<u64>,
+    /// *(pending)* Seconds after start after which the job is failed; `None`: never.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// *(pending)* When a worker last reported.
+    #[serde(default)]
+    pub last_heartbeat_at: Option<String>,
+}
+
+impl JobResponse {
+    /// `metadata.stage`, as a report's `stage` sets it.
+    pub fn stage(&self) -> Option<&str> {
+        self.metadata.get("stage").and_then(Value::as_str)
+    }
+
+    /// `metadata.last_message`, as a report's `message` sets it.
+    pub fn last_message(&self) -> Option<&str> {
+        self.metadata.get("last_message").and_then(Value::as_str)
+    }
+}
+
+/// `GET /api/jobs/{id}/status`, and a report or cancel with `Prefer: return=minimal`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobStatusResponse {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub progress_percentage: f64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub total_items: u64,
+    pub updated_at: String,
+    /// *(pending)* When a worker last reported.
+    #[serde(default)]
+    pub last_heartbeat_at: Option<String>,
+}
+
+/// An error or a warning recorded against a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobIssue {
+    pub entity_key: String,
+    pub entity_type: String,
+    pub error_type: String,
+    pub message: String,
+    pub timestamp: String,
+    pub details: Option<Object>,
+    pub step: Option<String>,
+}
+
+/// A page of `GET /api/jobs/` (`T` = [`JobResponse`]) or of a job's history
+/// (`T` = [`JobIssue`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /api/jobs/`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateJobRequest {
+    pub job_type: String,
+    pub total_items: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triggered_by: Option<String>,
+    /// *(pending)* See [`JobResponse::heartbeat_timeout_seconds`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_seconds: Option<u64>,
+    /// *(pending)* See [`JobResponse::timeout_seconds`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+impl CreateJobRequest {
+    pub fn new(job_type: impl Into<String>, total_items: u64) -> Self {
+        CreateJobRequest {
+            job_type: job_type.into(),
+            total_items,
+            ..Default::default()
+        }
+    }
+}
+
+/// An error or warning to record (`error` / `warning` of a report). One about an item
+/// (`entity_type` other than `job`) also counts the item as failed / warned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IssueInput {
+    pub entity_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_type: Option<String>,
+    pub error_type: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+/// `POST /api/jobs/{id}/progress`: only the fields present act. `ProgressReport::default()`
+/// is `{}`, a heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProgressReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_started: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_items: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_items: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_items_increment: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_items_increment: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_items: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_patch: Option<Object>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<IssueInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<IssueInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_failed: Option<String>,
+}
+
+impl ProgressReport {
+    /// True for `{}`: a report that changes nothing but the job's `updated_at`.
+    pub fn is_empty(&self) -> bool {
+        self == &ProgressReport::default()
+    }
+}
+
+/// One entry of a `422` (pydantic's shape): `loc` starts with `body`, `query` or `header`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Strings and indexes (kept as JSON values: a number in a path stays exact).
+    pub loc: Vec<Value>,
+    pub msg: String,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Object>,
+}
+
+impl ValidationError {
+    /// The field it is about, `body.` / `query.` / `header.` prefix dropped:
+    /// `metadata.a.0`, `total_items`; the whole body is `body`.
+    pub fn field(&self) -> String {
+        let parts: Vec<String> = self
+            .loc
+            .iter()
+            .map(|part| match part {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        match parts.split_first() {
+            Some((_, rest)) if !rest.is_empty() => rest.join("."),
+            Some((first, _)) => first.clone(),
+            None => String::new(),
+        }
+    }
+}
+
+/// `422`: every problem with the request at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationErrors {
+    pub detail: Vec<ValidationError>,
+}
+
+/// Every other error body: `{"detail": "..."}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn statuses_read_and_print_their_wire_names() {
+        for status in JobStatus::ALL {
+            let text = serde_json::to_value(status).unwrap();
+            assert_eq!(text, json!(status.as_str()));
+            assert_eq!(status.as_str().parse::<JobStatus>(), Ok(status));
+        }
+        assert!("done".parse::<JobStatus>().is_err());
+        let ended: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.has_ended())
+            .collect();
+        assert_eq!(ended.len(), 5);
+        assert!(!ended.contains(&JobStatus::InProgress));
+    }
+
+    #[test]
+    fn an_empty_report_is_an_empty_object() {
+        assert_eq!(
+            serde_json::to_string(&ProgressReport::default()).unwrap(),
+            "{}"
+        );
+        let report = ProgressReport {
+            processed_items_increment: Some(3),
+            ..Default::default()
+        };
+        assert!(!report.is_empty());
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            json!({"processed_items_increment": 3})
+        );
+    }
+
+    #[test]
+    fn a_validation_entry_names_its_field_without_the_location_kind() {
+        let entry: ValidationError = serde_json::from_value(json!({
+            "type": "greater_than_equal", "loc": ["body", "metadata", "rows", 0],
+            "msg": "Input should be greater than or equal to 0", "input": -1, "ctx": {"ge": 0}
+        }))
+        .unwrap();
+        assert_eq!(entry.field(), "metadata.rows.0");
+        let whole: ValidationError = serde_json::from_value(
+            json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}),
+        )
+        .unwrap();
+        assert_eq!(whole.field(), "body");
+    }
+
+    #[test]
+    fn a_job_body_without_the_pending_fields_reads_and_one_with_an_unknown_field_does_not() {
+        let mut body = json!({
+            "job_id": "0190d1c0-0000-7000-8000-000000000000", "job_type": "crawl",
+            "status": "in_progress", "total_items": 10, "processed_items": 4,
+            "failed_items": 1, "warned_items": 0, "progress_percentage": 50.0,
+            "success_rate": 80.0, "metadata": {"stage": "fetch", "last_message": "hi"},
+            "triggered_by": null, "created_at": "2026-11-28T12:00:00.123Z",
+            "started_at": null, "completed_at": null, "duration_seconds": null,
+            "error_message": null, "errors": [], "warnings": []
+        });
+        let job: JobResponse = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(job.stage(), Some("fetch"));
+        assert_eq!(job.last_message(), Some("hi"));
+        assert_eq!(job.timeout_seconds, None);
+        body["timeout_seconds"] = json!(3600);
+        let job: JobResponse = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(job.timeout_seconds, Some(3600));
+        body["surprise"] = json!(1);
+        let err = serde_json::from_value::<JobResponse>(body).unwrap_err();
+        assert!(err.to_string().contains("surprise"), "{err}");
+    }
+}
