@@ -180,6 +180,8 @@ start_dynamodb() {
   fi
   spawn "$logfile" "${server[@]}"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  # moto serves every service on the one port: the events path's EventBridge and SQS.
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="$AWS_ENDPOINT_URL_DYNAMODB" AWS_ENDPOINT_URL_SQS="$AWS_ENDPOINT_URL_DYNAMODB"
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_DEFAULT_REGION=us-east-1   # boto3 reads this one, not AWS_REGION
   unset AWS_SESSION_TOKEN AWS_PROFILE
