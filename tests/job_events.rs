@@ -32,8 +32,11 @@ struct Setup {
 
 impl Setup {
     async fn new(name: &str) -> Setup {
+        Setup::with(Tenant::new(name)).await
+    }
+
+    async fn with(caller: Tenant) -> Setup {
         let moto = Moto::new();
-        let caller = Tenant::new(name);
         let bus = format!("jobs-test-{}", uuid::Uuid::now_v7().simple());
         let events = publish::connect().await.expect("the EventBridge client");
         events.create_event_bus().name(&bus).send().await.unwrap();
@@ -557,4 +560,99 @@ async fn a_record_that_cannot_be_published_ends_in_the_failure_queue() {
         first_deliveries(&events, &after),
         lifecycle(&["pending", "in_progress"])
     );
+}
+
+/// A stream batch from `events/`.
+fn sample(file: &str) -> Value {
+    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test]
+async fn the_sample_stream_batches_publish_what_they_show() {
+    const J1: &str = "01938f5e-2b1c-7a3e-9c41-5d2f8a6b7c01";
+    const J2: &str = "01938f5e-2b1c-7a3e-9c41-5d2f8a6b7c02";
+    // file, records the template's filter passes, (job, previous, status) published, malformed.
+    let cases: [(&str, usize, &[(&str, Value, &str)], usize); 6] = [
+        (
+            "stream-job-created.json",
+            1,
+            &[(J1, Value::Null, "pending")],
+            0,
+        ),
+        (
+            "stream-job-started.json",
+            1,
+            &[(J1, json!("pending"), "in_progress")],
+            0,
+        ),
+        ("stream-job-counts-only.json", 1, &[], 0),
+        ("stream-history-item.json", 0, &[], 0),
+        ("stream-idempotency-record.json", 0, &[], 0),
+        (
+            "stream-mixed-batch.json",
+            5,
+            &[
+                (J2, Value::Null, "pending"),
+                (J1, json!("in_progress"), "completed"),
+                (J2, json!("pending"), "in_progress"),
+                (J2, json!("in_progress"), "failed"),
+            ],
+            1,
+        ),
+    ];
+    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|file| file.starts_with("stream-"))
+        .collect();
+    files.sort();
+    let mut asserted: Vec<String> = cases.iter().map(|c| c.0.to_owned()).collect();
+    asserted.sort();
+    assert_eq!(
+        files, asserted,
+        "each stream batch in events/ needs a case here"
+    );
+
+    let filter = common::stream::template_filter();
+    for (file, passing, published, malformed) in cases {
+        // A bus of its own per file, subscribed to the samples' organization.
+        let setup = Setup::with(Tenant {
+            org: "org-dev".into(),
+            auth: String::new(),
+        })
+        .await;
+        let batch = sample(file);
+        let records = batch["Records"].as_array().unwrap();
+        let passed = records
+            .iter()
+            .filter(|r| common::stream::matches(&filter, r))
+            .count();
+        assert_eq!(passed, passing, "{file}: records the filter passes");
+
+        // The whole file, unfiltered: the function must cope with anything delivered.
+        let handler = setup.handler(None, Retry::default()).await;
+        let (answer, summary) = handler
+            .handle_with_summary(serde_json::from_value(batch.clone()).unwrap())
+            .await;
+        assert!(answer.batch_item_failures.is_empty(), "{file}");
+        assert_eq!(summary.records, records.len(), "{file}");
+        assert_eq!(summary.skipped_malformed, malformed, "{file}");
+        assert_eq!(summary.published, published.len(), "{file}");
+
+        let events = setup.events().await;
+        assert_eq!(events.len(), published.len(), "{file}: {events:#?}");
+        for job in [J1, J2] {
+            let want: Vec<(Value, String)> = published
+                .iter()
+                .filter(|(j, _, _)| *j == job)
+                .map(|(_, previous, status)| (previous.clone(), status.to_string()))
+                .collect();
+            assert_eq!(transitions_of(&events, job), want, "{file}: {job}");
+        }
+    }
+    let failed = sample("stream-mixed-batch.json")["Records"][6]["dynamodb"]["NewImage"].clone();
+    assert_eq!(failed["error_message"]["S"], "upstream gone");
 }
