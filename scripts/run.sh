@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's run command: a local DynamoDB (moto, port 8000 if free) with the `jobs`
 # table from template.yaml, and the function under `cargo lambda watch` (port 9000 if
-# free), reloading on code changes. Prints ready-to-paste commands, then serves until
+# free), reloading on code changes. The events path too: moto's EventBridge bus `jobs`
+# with a queue subscribed to it, and scripts/stream_poller.py playing Lambda's stream
+# mapping, handing the table's stream to `jobs-events` under the same watch. Prints ready-to-paste commands, then serves until
 # Ctrl-C; the trap in lib.sh stops moto and the watch. Reads no input, so it never
 # hangs on a prompt under CI=true or without a TTY.
 #   scripts/run.sh            # serve until Ctrl-C
@@ -22,6 +24,11 @@ log "local DynamoDB (moto) on port $db_port"
 start_dynamodb "$db_port"
 export JOBS_TABLE_NAME=jobs
 "$VENV/bin/python" scripts/create_table.py --table-name "$JOBS_TABLE_NAME"
+# The bus jobs-events publishes to (moto's), a queue subscribed to it, the failure queue.
+export JOBS_EVENT_BUS_NAME=jobs
+queues="$("$VENV/bin/python" scripts/events_local.py setup --bus "$JOBS_EVENT_BUS_NAME")"
+events_queue="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["queue_url"])' <<<"$queues")"
+failure_queue="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["failure_queue_url"])' <<<"$queues")"
 
 # One dev secret per checkout, so tokens minted earlier keep working across restarts.
 secret_file="$LOCAL_DIR/dev-jwt-secret"
@@ -41,6 +48,11 @@ log "cargo lambda watch on port $fn_port (logs: .local/$LOG_PREFIX-watch.log)"
 start_watch "$fn_port"
 watch_pid=$SPAWNED_PID
 
+log "stream poller: the table's stream → jobs-events (logs: .local/$LOG_PREFIX-poller.log)"
+spawn "$LOCAL_DIR/$LOG_PREFIX-poller.log" "$VENV/bin/python" scripts/stream_poller.py \
+  --table-name "$JOBS_TABLE_NAME" --failure-queue-url "$failure_queue" \
+  --invoke-url "$JOBS_TEST_WATCH_URL/2015-03-31/functions/jobs-events/invocations"
+
 token="$(python3 scripts/dev_token.py --org org-dev --sub dev-user --ttl 86400)"
 body='{"job_type":"enrichment","total_items":10}'
 cat <<EOT
@@ -55,6 +67,9 @@ Ready. From the repo root:
 
   # look at the table
   .tools/venv/bin/python -c "import boto3, json; c = boto3.client('dynamodb', endpoint_url='$AWS_ENDPOINT_URL_DYNAMODB', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); print(json.dumps(c.scan(TableName='$JOBS_TABLE_NAME')['Items'], indent=2))"
+
+  # watch the Job Status Changed events go by (each job's creation, start and end)
+  AWS_ENDPOINT_URL_SQS=$AWS_ENDPOINT_URL_SQS .tools/venv/bin/python scripts/events_local.py watch --queue-url $events_queue
 
   # another token: python3 scripts/dev_token.py --secret "\$(cat .local/dev-jwt-secret)" --org org-dev
 EOT
@@ -72,6 +87,8 @@ except urllib.error.HTTPError as err:
 print(f"smoke: POST {url} -> {resp.status}\n{resp.read().decode()}")
 sys.exit(0 if 200 <= resp.status < 300 else 1)
 PY
+  # The creation's event, through the stream, jobs-events, the bus and the queue.
+  "$VENV/bin/python" scripts/events_local.py watch --queue-url "$events_queue" --count 1 --seconds 300
   exit
 fi
 
