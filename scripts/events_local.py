@@ -51,7 +51,7 @@ def watch(opts):
         for message in answer.get("Messages", []):
             event = json.loads(message["Body"])
             detail = event.get("detail", {})
-            print(f"{event.get('time')} {detail.get('job_id')} {detail.get('previous_status')} -> {detail.get('status')}")
+            print(f"{event.get('time')} {detail.get('job_id')} {detail.get('previous_status') or 'null'} -> {detail.get('status')}")
             print(json.dumps(event, indent=2), flush=True)
             sqs.delete_message(QueueUrl=opts.queue_url, ReceiptHandle=message["ReceiptHandle"])
             seen += 1

@@ -242,6 +242,11 @@ start_watch() {
     check_pid=$SPAWNED_PID log=$fnlog
   fi
   export JOBS_TEST_WATCH_URL="http://127.0.0.1:$port"
+  # Serving every binary of the package (jobs-api, jobs-events, jobs-migrate), the watch
+  # has no default function: each answers plain HTTP under /lambda-url/NAME (the prefix
+  # is cut from the path the function sees) and is invoked at
+  # /2015-03-31/functions/NAME/invocations.
+  [[ -n $bin ]] || JOBS_TEST_WATCH_URL+="/lambda-url/jobs-api"
   # GET /api/jobs/ is answered by the function (401 without a token): once it answers,
   # the function is built and running. The first request waits for the build, if any.
   wait_http "$JOBS_TEST_WATCH_URL/api/jobs/" "${WATCH_TIMEOUT:-900}" "$check_pid" \

@@ -51,7 +51,7 @@ watch_pid=$SPAWNED_PID
 log "stream poller: the table's stream → jobs-events (logs: .local/$LOG_PREFIX-poller.log)"
 spawn "$LOCAL_DIR/$LOG_PREFIX-poller.log" "$VENV/bin/python" scripts/stream_poller.py \
   --table-name "$JOBS_TABLE_NAME" --failure-queue-url "$failure_queue" \
-  --invoke-url "$JOBS_TEST_WATCH_URL/2015-03-31/functions/jobs-events/invocations"
+  --invoke-url "http://127.0.0.1:$fn_port/2015-03-31/functions/jobs-events/invocations"
 
 token="$(python3 scripts/dev_token.py --org org-dev --sub dev-user --ttl 86400)"
 body='{"job_type":"enrichment","total_items":10}'
@@ -63,7 +63,7 @@ Ready. From the repo root:
   curl -i -X POST $JOBS_TEST_WATCH_URL/api/jobs/ -H 'Content-Type: application/json' -H "Authorization: Bearer $token" -d '$body'
 
   # send a raw API Gateway event instead
-  .tools/venv/bin/cargo-lambda lambda invoke --invoke-address 127.0.0.1 --invoke-port $fn_port --data-file events/create-job.http-api.json
+  .tools/venv/bin/cargo-lambda lambda invoke jobs-api --invoke-address 127.0.0.1 --invoke-port $fn_port --data-file events/create-job.http-api.json
 
   # look at the table
   .tools/venv/bin/python -c "import boto3, json; c = boto3.client('dynamodb', endpoint_url='$AWS_ENDPOINT_URL_DYNAMODB', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); print(json.dumps(c.scan(TableName='$JOBS_TABLE_NAME')['Items'], indent=2))"
