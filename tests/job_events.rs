@@ -562,6 +562,10 @@ async fn a_record_that_cannot_be_published_ends_in_the_failure_queue() {
     );
 }
 
+/// A sample file, the records the filter passes, the (job, previous, status) it publishes,
+/// the records skipped as malformed.
+type Case<'a> = (&'a str, usize, &'a [(&'a str, Value, &'a str)], usize);
+
 /// A stream batch from `events/`.
 fn sample(file: &str) -> Value {
     let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -574,7 +578,7 @@ async fn the_sample_stream_batches_publish_what_they_show() {
     const J1: &str = "01938f5e-2b1c-7a3e-9c41-5d2f8a6b7c01";
     const J2: &str = "01938f5e-2b1c-7a3e-9c41-5d2f8a6b7c02";
     // file, records the template's filter passes, (job, previous, status) published, malformed.
-    let cases: [(&str, usize, &[(&str, Value, &str)], usize); 6] = [
+    let cases: [Case; 6] = [
         (
             "stream-job-created.json",
             1,

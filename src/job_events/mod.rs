@@ -181,3 +181,82 @@ impl Handler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_bus_is_required_and_the_source_defaults() {
+        assert_eq!(
+            settings(&[]),
+            Err(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))
+        );
+        let read = settings(&[("JOBS_EVENT_BUS_NAME", " jobs ")]).unwrap();
+        assert_eq!(
+            (read.bus.as_str(), read.source.as_str()),
+            ("jobs", "jobs-api")
+        );
+        let read = settings(&[
+            ("JOBS_EVENT_BUS_NAME", "jobs"),
+            ("JOBS_EVENT_SOURCE", "acme.jobs"),
+        ]);
+        assert_eq!(read.unwrap().source, "acme.jobs");
+    }
+
+    #[test]
+    fn a_source_eventbridge_refuses_is_refused_at_start() {
+        for source in ["aws.jobs", &"x".repeat(257)] {
+            let error = settings(&[
+                ("JOBS_EVENT_BUS_NAME", "jobs"),
+                ("JOBS_EVENT_SOURCE", source),
+            ]);
+            assert!(
+                matches!(
+                    error,
+                    Err(ConfigError::Invalid {
+                        name: "JOBS_EVENT_SOURCE",
+                        ..
+                    })
+                ),
+                "{source}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_nothing_publishes_nothing_and_fails_nothing() {
+        // Never reaches EventBridge: no event, so no call (the endpoint does not exist).
+        let config = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let publisher = Publisher::new(
+            aws_sdk_eventbridge::Client::from_conf(config),
+            "jobs".into(),
+            publish::Retry::default(),
+        );
+        let handler = Handler::new(publisher, DEFAULT_SOURCE.into());
+        let batch: StreamBatch = serde_json::from_value(serde_json::json!({"Records": [
+            {"eventID": "1", "eventName": "INSERT", "dynamodb": {"Keys": "not a map"}},
+            {"no": "record"},
+        ]}))
+        .unwrap();
+        let (answer, summary) = handler.handle_with_summary(batch).await;
+        assert!(answer.batch_item_failures.is_empty());
+        assert_eq!(
+            (summary.records, summary.skipped_malformed, summary.calls),
+            (2, 2, 0)
+        );
+    }
+}
