@@ -72,6 +72,8 @@ if (($(nproc) >= 2)) && command -v taskset >/dev/null; then
   cpu_args=(--cpu 0 --runner-cpu 1)
   taskset -a -p -c 1 "$SPAWNED_PID" >/dev/null
 fi
+# What Lambda sets (dummy credentials: nothing here reaches AWS); the log level of template.yaml.
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench RUST_LOG=info
 log "bench: $COLD cold starts, $WARM warm batches of 100 records"
 AWS_ENDPOINT_URL_EVENTBRIDGE=$null AWS_ENDPOINT_URL_DYNAMODB=$null \
   "$TARGET/debug/examples/bench_runtime" --label jobs-events --program "$TARGET/release/jobs-events" \
