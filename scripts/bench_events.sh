@@ -27,7 +27,8 @@ log "cargo build --example bench_runtime --example bench_null_dynamodb"
 cargo build --example bench_runtime --example bench_null_dynamodb
 
 # A batch of 100 records: 25 jobs, each created, started, reported (counts only) and
-# completed: 75 transitions, 25 records that publish nothing; 9 PutEvents calls.
+# completed: 75 transitions, 25 records that publish nothing; 9 PutEvents calls. Then
+# batches of one record (a creation, a counts-only report): a quiet stream's invocations.
 batch="$RESULTS/events-batch-100.json"
 python3 - "$batch" <<'PY'
 import copy, json, sys
@@ -77,7 +78,8 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench 
 log "bench: $COLD cold starts, $WARM warm batches of 100 records"
 AWS_ENDPOINT_URL_EVENTBRIDGE=$null AWS_ENDPOINT_URL_DYNAMODB=$null \
   "$TARGET/debug/examples/bench_runtime" --label jobs-events --program "$TARGET/release/jobs-events" \
-  --event "$batch" --cold "$COLD" --warm "$WARM" --warmup 5 --out "$RESULTS/events.json" \
+  --event "$batch" --event events/stream-job-created.json --event events/stream-job-counts-only.json \
+  --cold "$COLD" --warm "$WARM" --warmup 5 --out "$RESULTS/events.json" \
   --env JOBS_EVENT_BUS_NAME=bench --env "AWS_ENDPOINT_URL_EVENTBRIDGE=$null" "${cpu_args[@]}"
 entries=$(curl -s "$null/put-events-count")
 
@@ -88,7 +90,12 @@ cold, warm = r["cold"], r["warm"][0]
 assert "error" not in warm, warm
 assert all(c["status"] == 200 for c in cold) and warm["statuses"] == {"200": warm_n}, (cold, warm["statuses"])
 batches = cold_n + 5 + warm_n
-assert entries == 75 * batches, f"{entries} PutEvents entries for {batches} batches (75 each expected)"
+singles = {w["name"]: w for w in r["warm"][1:]}
+for w in r["warm"]:
+    assert "error" not in w and w["statuses"] == {"200": warm_n}, w
+# 75 events per batch of 100, one per lone creation, none for a counts-only report.
+expected = 75 * batches + (5 + warm_n)
+assert entries == expected, f"{entries} PutEvents entries, {expected} expected"
 q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
 ms = lambda us: f"{us / 1000:.1f} ms"
 init = [c["init_us"] for c in cold]; first = [c["first_response_us"] for c in cold]
@@ -98,5 +105,8 @@ print(f"binary: {r['program_bytes'] / 1e6:.1f} MB")
 print(f"cold start (n={cold_n}): init p50 {ms(st.median(init))} p90 {ms(q(init, .9))}; first batch answered p50 {ms(st.median(first))} p90 {ms(q(first, .9))}")
 print(f"cold CPU: init p50 {ms(st.median(init_cpu))}; to the first answer p50 {ms(st.median(first_cpu))}; peak RSS {max(c['peak_rss_kb'] for c in cold) / 1024:.1f} MiB")
 print(f"warm batch of 100 records (n={warm_n}): latency p50 {ms(st.median(lat))} p90 {ms(q(lat, .9))} p99 {ms(q(lat, .99))}; CPU {warm['cpu_ns'] / warm_n / 1e6:.2f} ms per batch")
+for name, w in singles.items():
+    l = w["latencies_us"]
+    print(f"warm batch of 1 record, {name} (n={warm_n}): latency p50 {ms(st.median(l))}; CPU {w['cpu_ns'] / warm_n / 1e6:.3f} ms")
 print(f"PutEvents entries received: {entries} (75 per batch, in calls of at most 10)")
 PY
