@@ -660,3 +660,48 @@ async fn the_sample_stream_batches_publish_what_they_show() {
     let failed = sample("stream-mixed-batch.json")["Records"][6]["dynamodb"]["NewImage"].clone();
     assert_eq!(failed["error_message"]["S"], "upstream gone");
 }
+
+#[tokio::test]
+async fn a_cancelled_transaction_leaves_nothing_in_the_stream() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+    // DynamoDB records a transaction only once it commits; moto wrote each write of one
+    // to the stream as it went, so a cancelled create or report would have published a
+    // transition that never happened (scripts/dynamodb_server.py drops them again).
+    let mut setup = Setup::new("events-cancelled").await;
+    let dynamodb = client().await;
+    let table = env("JOBS_TABLE_NAME");
+    let (pk, sk) = jobs_api::store::keys::job(&setup.caller.org, "0190-never");
+    let (missing, _) = jobs_api::store::keys::job(&setup.caller.org, "0190-missing");
+    let put = Put::builder()
+        .table_name(&table)
+        .item("pk", s(&pk))
+        .item("sk", s(&sk))
+        .item("status", s("pending"))
+        .build()
+        .unwrap();
+    let check = ConditionCheck::builder()
+        .table_name(&table)
+        .key("pk", s(&missing))
+        .key("sk", s(&sk))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap();
+    let cancelled = dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .send()
+        .await;
+    assert!(cancelled.is_err(), "the condition fails");
+    assert_eq!(setup.records().await, Vec::<Value>::new());
+
+    dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await
+        .unwrap();
+    let records = setup.records().await;
+    assert_eq!(records.len(), 1, "a committed transaction is in the stream");
+    assert_eq!(records[0]["eventName"], "INSERT");
+}

@@ -147,7 +147,6 @@ impl Handler {
     }
 
     /// One record → its sequence number and event, if it is a status transition.
-    #[allow(clippy::result_large_err)]
     fn read(&self, raw: Value) -> Result<Option<(String, Event)>, (String, Malformed)> {
         let event_id = raw["eventID"].as_str().unwrap_or("").to_owned();
         let record: EventRecord = serde_json::from_value(raw).map_err(|error| {
