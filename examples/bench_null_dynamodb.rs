@@ -11,6 +11,10 @@
 //! reads and answers a history pays for it as against DynamoDB. Other queries (lists,
 //! indexes) answer an empty page.
 //!
+//! It also answers EventBridge's `PutEvents` (`X-Amz-Target: AWSEvents.PutEvents`): every
+//! entry accepted, an `EventId` each; the count of entries received is kept for the
+//! events bench (`scripts/bench_events.sh`), which reads it at `GET /put-events-count`.
+//!
 //! bench_null_dynamodb --port PORT [--capture DIR]
 //!
 //! `--capture DIR` writes the first request body of each operation to DIR/<Operation>.json,
@@ -40,6 +44,7 @@ struct State {
     capture: Option<PathBuf>,
     seen: Mutex<HashSet<String>>,
     last_item: Mutex<Option<Value>>,
+    put_events_entries: Mutex<u64>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -55,6 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         capture: arg("--capture").map(PathBuf::from),
         seen: Mutex::default(),
         last_item: Mutex::default(),
+        put_events_entries: Mutex::default(),
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("bench_null_dynamodb: listening on http://127.0.0.1:{port}");
@@ -76,6 +82,32 @@ async fn answer(
     request: Request<Incoming>,
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if request.uri().path() == "/put-events-count" {
+        let count = *state.put_events_entries.lock().unwrap();
+        return Ok(reply(200, count.to_string()));
+    }
+    if target == "AWSEvents.PutEvents" {
+        let body = match request.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => Bytes::new(),
+        };
+        let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+        let n = request["Entries"].as_array().map_or(0, Vec::len);
+        *state.put_events_entries.lock().unwrap() += n as u64;
+        let entries: Vec<Value> = (0..n)
+            .map(|i| json!({"EventId": format!("00000000-0000-0000-0000-{i:012}")}))
+            .collect();
+        return Ok(reply(
+            200,
+            json!({"FailedEntryCount": 0, "Entries": entries}).to_string(),
+        ));
+    }
     let operation = request
         .headers()
         .get("x-amz-target")

@@ -549,10 +549,15 @@ async fn with_callers_job(
 }
 
 /// The HTTP status of an API Gateway response, and the `job_id` its body names, if any.
+/// A stream function's answer (`batchItemFailures`) counts as 200 when it names no failed
+/// record, 500 otherwise.
 fn read_answer(body: &[u8]) -> (u16, Option<String>) {
     let Ok(response) = serde_json::from_slice::<Value>(body) else {
         return (0, None);
     };
+    if let Some(failures) = response["batchItemFailures"].as_array() {
+        return (if failures.is_empty() { 200 } else { 500 }, None);
+    }
     let status = response["statusCode"].as_u64().unwrap_or(0) as u16;
     let job_id = response["body"]
         .as_str()

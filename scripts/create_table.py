@@ -68,6 +68,10 @@ def create_args(props, table_name):
         args["GlobalSecondaryIndexes"] = [
             {k: v for k, v in gsi.items() if k in GSI_KEYS} for gsi in props["GlobalSecondaryIndexes"]
         ]
+    stream = props.get("StreamSpecification")
+    if stream:
+        # The local poller (scripts/stream_poller.py) and the events tests read it.
+        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     if props.get("LocalSecondaryIndexes"):
         args["LocalSecondaryIndexes"] = [
             {k: v for k, v in lsi.items() if k in LSI_KEYS} for lsi in props["LocalSecondaryIndexes"]

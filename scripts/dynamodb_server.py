@@ -18,6 +18,11 @@ make it keep DynamoDB's guarantees under concurrent clients. Usage:
    context refuses numbers DynamoDB stores (38 digits near 1e-130), so an index query
    failed on an item whose metadata held one, although the index projects no metadata.
 
+5. A cancelled transaction leaves nothing in the table's stream. moto applies a
+   transaction's writes one by one, recording each in the stream, and undoes them on
+   failure (recording the undo too); DynamoDB records a transaction only once it
+   commits. The records written during a cancelled one are dropped again.
+
 Everything else, the parsing, conditions, expressions, indexes and errors, is moto's.
 """
 import argparse
@@ -79,12 +84,16 @@ def transact_write_items(self, transact_items):
     except Exception:
         # A malformed request: moto's own validation answers it.
         return _moto_transact_write_items(self, transact_items)
+    shards = {id(t.stream_shard): t.stream_shard for t, *_ in journal if t.stream_shard is not None}
+    stream_marks = [(shard, len(shard.items)) for shard in shards.values()]
     models.copy = _TablesNotCopied
     try:
         return _moto_transact_write_items(self, transact_items)
     except Exception:
         for entry in reversed(journal):
             _restore(*entry)
+        for shard, mark in stream_marks:
+            del shard.items[mark:]
         raise
     finally:
         models.copy = copy

@@ -180,6 +180,8 @@ start_dynamodb() {
   fi
   spawn "$logfile" "${server[@]}"
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  # moto serves every service on the one port: the events path's EventBridge and SQS.
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="$AWS_ENDPOINT_URL_DYNAMODB" AWS_ENDPOINT_URL_SQS="$AWS_ENDPOINT_URL_DYNAMODB"
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_DEFAULT_REGION=us-east-1   # boto3 reads this one, not AWS_REGION
   unset AWS_SESSION_TOKEN AWS_PROFILE
@@ -227,10 +229,7 @@ start_watch() {
       [[ $name != *[\'$'\n']* ]] || die "start_watch: ${name%%=*} holds a quote or newline"
       printf "%s='%s'\n" "${name%%=*}" "${name#*=}" >>"$envfile"
     done
-    # --bin: the watch serves one function, the API (not jobs-migrate, jobs-sweep, nor
-    # the `jobs` command line of crates/cli); with several binaries it would disable its
-    # default route and every plain request would be a 404.
-    spawn "$log" "${watch[@]}" --bin jobs-api --env-file "$envfile"
+    spawn "$log" "${watch[@]}" --env-file "$envfile"
     check_pid=$SPAWNED_PID
   else
     [[ -x $bin ]] || die "start_watch: $bin is not built"
@@ -243,6 +242,11 @@ start_watch() {
     check_pid=$SPAWNED_PID log=$fnlog
   fi
   export JOBS_TEST_WATCH_URL="http://127.0.0.1:$port"
+  # Serving every binary of the package (jobs-api, jobs-events, jobs-sweep, jobs-migrate), the watch
+  # has no default function: each answers plain HTTP under /lambda-url/NAME (the prefix
+  # is cut from the path the function sees) and is invoked at
+  # /2015-03-31/functions/NAME/invocations.
+  [[ -n $bin ]] || JOBS_TEST_WATCH_URL+="/lambda-url/jobs-api"
   # GET /api/jobs/ is answered by the function (401 without a token): once it answers,
   # the function is built and running. The first request waits for the build, if any.
   wait_http "$JOBS_TEST_WATCH_URL/api/jobs/" "${WATCH_TIMEOUT:-900}" "$check_pid" \

@@ -10,6 +10,9 @@ AWS::NoValue), runs cfn-lint on the result, and asserts what each mode must hold
   function: no authorizer, the function holds JWKS, issuer and audience settings
   either:   CORS only with named origins (credentials, never *), preflight routes
             without an authorizer, JOBS_ALLOWED_ORIGINS equal to the CORS origins
+  events:   jobs-events publishes to the stack's bus or the one named, and may PutEvents
+            there only; the stream mapping filters, bisects, retries a bounded number of
+            times and has an on-failure destination; webhook resources only with a URL
 
 Usage: python scripts/template_modes.py  (exit status 1 on any failure)
 """
@@ -42,6 +45,12 @@ MODES = {
         "IntrospectionUrl": "https://auth.example.com/oauth2/introspect",
         "IntrospectionClientId": "jobs",
         "IntrospectionClientSecret": "secret",
+    },
+    "events to an existing bus, with a webhook": {
+        "TokenVerification": "gateway",
+        "EventBusName": "shared-bus",
+        "WebhookUrl": "https://hooks.example.com/jobs",
+        "WebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jobs-webhook-AbCdEf",
     },
 }
 
@@ -96,7 +105,49 @@ def render(template, values):
         for name, spec in template["Resources"].items()
         if conditions.get(spec.get("Condition"), True)
     }
+    rendered["Outputs"] = {
+        name: resolve({k: v for k, v in spec.items() if k != "Condition"}, params, conditions)
+        for name, spec in template.get("Outputs", {}).items()
+        if conditions.get(spec.get("Condition"), True)
+    }
     return rendered
+
+
+def check_events(values, resources):
+    """The events path: bus, permissions, the stream mapping, the optional webhook."""
+    problems = []
+    function = resources["JobsEventsFunction"]["Properties"]
+    bus = function["Environment"]["Variables"]["JOBS_EVENT_BUS_NAME"]
+    own_bus = not values.get("EventBusName")
+    if own_bus != ("JobsEventBus" in resources):
+        problems.append("a bus of the stack's own exactly when EventBusName is empty")
+    want_bus = {"Ref": "JobsEventBus"} if own_bus else values["EventBusName"]
+    if bus != want_bus:
+        problems.append(f"JOBS_EVENT_BUS_NAME {bus!r}, want {want_bus!r}")
+    statements = [st for policy in function["Policies"] for st in policy["Statement"]]
+    put = [st for st in statements if "events:PutEvents" in st["Action"]]
+    if len(put) != 1 or put[0]["Action"] != ["events:PutEvents"] or "*" in json.dumps(put[0]["Resource"]):
+        problems.append(f"PutEvents must be granted on the one bus only: {put}")
+    mapping = resources["JobsEventsStreamMapping"]["Properties"]
+    if not mapping.get("BisectBatchOnFunctionError"):
+        problems.append("the stream mapping does not bisect")
+    if not 0 <= mapping.get("MaximumRetryAttempts", -1) <= 10:
+        problems.append("the stream mapping's retries are not bounded")
+    if mapping.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
+        problems.append("the stream mapping ignores batchItemFailures")
+    if "OnFailure" not in mapping.get("DestinationConfig", {}):
+        problems.append("the stream mapping has no on-failure destination")
+    pattern = json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"])
+    if pattern != {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["JOB"]}}}}:
+        problems.append(f"the stream filter is {pattern}")
+    webhook = {n for n in resources if n.startswith("JobsWebhook")}
+    if bool(values.get("WebhookUrl")) != bool(webhook):
+        problems.append(f"webhook resources {sorted(webhook)} with WebhookUrl {values.get('WebhookUrl')!r}")
+    if webhook:
+        target = resources["JobsWebhookRule"]["Properties"]["Targets"][0]
+        if "DeadLetterConfig" not in target or "RetryPolicy" not in target:
+            problems.append("the webhook target has no retry policy or dead-letter queue")
+    return problems
 
 
 def check(mode, values, rendered):
@@ -157,7 +208,7 @@ def main():
     for mode, values in MODES.items():
         values = dict(COMMON, **values)
         rendered = render(template, values)
-        problems = check(mode, values, rendered)
+        problems = check(mode, values, rendered) + check_events(values, rendered["Resources"])
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
             json.dump(rendered, out, indent=1, default=str)
         lint = subprocess.run([cfn_lint, out.name], capture_output=True, text=True)

@@ -37,6 +37,11 @@
 //!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
+//! - [`job_events`]: the `jobs-events` function (`bin/jobs-events.rs`): the table's
+//!   DynamoDB stream → one `Job Status Changed` event per status transition → an
+//!   EventBridge bus. Stream record → transition ([`job_events::record`]) → event
+//!   ([`job_events::detail`]) are plain functions; `PutEvents` is in
+//!   [`job_events::publish`].
 //!
 //! The client side is not part of this crate: `crates/model` (the wire types), `crates/client`
 //! (the typed client) and `crates/cli` (the `jobs` command line), members of this crate's
@@ -60,6 +65,7 @@ pub mod decimal;
 pub mod error;
 pub mod idempotency;
 pub mod job;
+pub mod job_events;
 pub mod logging;
 pub mod metrics;
 pub mod origin;

@@ -207,25 +207,57 @@ pub fn request_line(facts: &RequestFacts<'_>, tally: &Tally) -> String {
         }));
     }
     if let Some(ending) = &tally.ended {
-        line.insert("job_type".into(), json!(ending.job_type));
-        line.insert("final_status".into(), json!(ending.status.as_str()));
-        line.insert("JobsEnded".into(), json!(1));
-        let mut ended = vec!["JobsEnded"];
-        if let Some(seconds) = ending.duration_seconds {
-            line.insert("JobDuration".into(), json!(round3(seconds)));
-            ended.push("JobDuration");
-        }
-        directives.push(json!({
-            "Namespace": NAMESPACE,
-            "Dimensions": [["final_status"], ["job_type", "final_status"]],
-            "Metrics": request_metrics(&ended),
-        }));
+        directives.push(ending_directive(&mut line, ending));
     }
     line.insert(
         "_aws".into(),
         json!({"Timestamp": facts.at.millis(), "CloudWatchMetrics": directives}),
     );
     Value::Object(line).to_string()
+}
+
+/// The line of a job ended outside a request (the sweep's timeouts): the same
+/// `JobsEnded` and `JobDuration` a request that ends a job writes, with `message` and
+/// the ids and facts given in `properties`.
+pub fn ending_line(
+    at: Timestamp,
+    message: &str,
+    ending: &Ending,
+    properties: &[(&str, &str)],
+) -> String {
+    let mut line = Map::new();
+    line.insert("timestamp".into(), json!(at.to_string()));
+    line.insert("level".into(), json!("INFO"));
+    line.insert("message".into(), json!(message));
+    for (key, value) in properties {
+        line.insert((*key).into(), json!(value));
+    }
+    let directive = ending_directive(&mut line, ending);
+    line.insert(
+        "_aws".into(),
+        json!({"Timestamp": at.millis(), "CloudWatchMetrics": [directive]}),
+    );
+    Value::Object(line).to_string()
+}
+
+/// Writes an ending's values and dimensions into `line`; returns their directive.
+fn ending_directive(line: &mut Map<String, Value>, ending: &Ending) -> Value {
+    line.insert("job_type".into(), json!(ending.job_type));
+    line.insert("final_status".into(), json!(ending.status.as_str()));
+    line.insert("JobsEnded".into(), json!(1));
+    let mut names = vec!["JobsEnded"];
+    if let Some(seconds) = ending.duration_seconds {
+        line.insert("JobDuration".into(), json!(round3(seconds)));
+        names.push("JobDuration");
+    }
+    json!({
+        "Namespace": NAMESPACE,
+        "Dimensions": [["final_status"], ["job_type", "final_status"]],
+        "Metrics": names
+            .iter()
+            .map(|name| json!({"Name": name, "Unit": unit(name)}))
+            .collect::<Vec<_>>(),
+    })
 }
 
 fn unit(name: &str) -> &'static str {
@@ -339,6 +371,24 @@ mod tests {
         for (name, _) in METRICS {
             assert!(line[name].is_number(), "{name} is listed but never written");
         }
+    }
+
+    #[test]
+    fn a_job_ended_by_the_sweep_counts_as_every_other_ending() {
+        let ending = Ending {
+            job_type: "import".into(),
+            status: JobStatus::Failed,
+            duration_seconds: Some(300.0),
+        };
+        let at = Timestamp::from_millis(1_764_000_000_000);
+        let text = ending_line(at, "sweep: job ended", &ending, &[("job_id", "j-1")]);
+        let line = parse(&text);
+        assert_valid_emf(&line);
+        assert_eq!(line["JobsEnded"], 1);
+        assert_eq!(line["JobDuration"], 300.0);
+        assert_eq!(line["final_status"], "failed");
+        assert_eq!(line["job_id"], "j-1");
+        assert_eq!(line["message"], "sweep: job ended");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::job::SweepAction;
+use crate::job::{JobStatus, SweepAction};
+use crate::metrics;
 use crate::store::keys::DEADLINE_SHARDS;
 use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
@@ -87,13 +88,24 @@ async fn sweep_shard(
             let done = match job.sweep_action(now) {
                 SweepAction::End(expiry) => match store.end_overdue(job, &expiry, now).await {
                     Ok(true) => {
-                        tracing::info!(
-                            job_id = %job.job_id,
-                            organization_id = %job.organization_id,
-                            error_type = expiry.kind.error_type(),
-                            deadline = %expiry.at,
-                            "sweep: job ended"
-                        );
+                        // One line, with the ending's metrics (EMF), as a request's.
+                        let ending = metrics::Ending {
+                            job_type: job.job_type.clone(),
+                            status: JobStatus::Failed,
+                            duration_seconds: job
+                                .started_at
+                                .map(|started| expiry.at.seconds_since(started)),
+                        };
+                        let deadline = expiry.at.to_string();
+                        let properties = [
+                            ("job_id", job.job_id.as_str()),
+                            ("organization_id", job.organization_id.as_str()),
+                            ("error_type", expiry.kind.error_type()),
+                            ("deadline", deadline.as_str()),
+                        ];
+                        let line =
+                            metrics::ending_line(now, "sweep: job ended", &ending, &properties);
+                        println!("{line}");
                         report.ended += 1;
                         Ok(())
                     }

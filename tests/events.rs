@@ -47,6 +47,8 @@ fn every_event_file_is_asserted() {
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        // DynamoDB stream batches for jobs-events: tests/job_events.rs asserts those.
+        .filter(|file| !file.starts_with("stream-"))
         .collect();
     files.sort();
     let mut cases: Vec<String> = CASES.iter().map(|c| c.to_string()).collect();

@@ -6,7 +6,7 @@ mod attr;
 mod attr_json;
 mod deadline;
 mod idempotency;
-mod item;
+pub(crate) mod item;
 pub mod keys;
 mod list;
 pub mod migrate;
@@ -29,7 +29,7 @@ use crate::time::Timestamp;
 
 pub use deadline::DueEntries;
 pub use idempotency::{Claim, Completion};
-pub use item::{BadItem, Item};
+pub use item::{BadItem, Item, to_job};
 pub use keys::IssueKind;
 pub use list::{JOB_CURSOR_PREFIX, JobFilter, Page};
 
@@ -45,8 +45,8 @@ const MAX_ATTEMPTS: u32 = 3;
 /// docs/benchmarks.md).
 const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
 
-/// The HTTPS client, trusting only [`AMAZON_ROOTS`].
-fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
+/// The HTTPS client, trusting only [`AMAZON_ROOTS`] (shared with the EventBridge client).
+pub(crate) fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let trust = TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
     let context = TlsContext::builder()

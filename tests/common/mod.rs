@@ -5,6 +5,7 @@
 pub mod http;
 pub mod idp;
 pub mod proxy;
+pub mod stream;
 
 use std::collections::HashMap;
 

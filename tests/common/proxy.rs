@@ -1,4 +1,5 @@
-//! A fault-injecting HTTP proxy in front of the local DynamoDB, for `tests/faults.rs`.
+//! A fault-injecting HTTP proxy in front of the local DynamoDB (`tests/faults.rs`) or
+//! EventBridge (`tests/job_events.rs`: moto serves both on one port).
 //!
 //! Plain threads and `std::net` (no async, no extra crate): one thread accepts, one per
 //! client connection. Each request the SDK sends is read whole (head + `Content-Length`
@@ -11,6 +12,7 @@
 //! | [`Fault::Slow`] | the answer only after the delay (past the 2 s attempt timeout) | yes, at once |
 //! | [`Fault::Throttle`] | `400` with the given throttling `__type` | no |
 //! | [`Fault::LoseAnswer`] | the connection closed after DynamoDB committed | yes |
+//! | [`Fault::FailEntries`] | `PutEvents`: `200`, the chosen entries failed (`InternalFailure`) | the others only |
 //!
 //! Every request is forwarded on a fresh upstream connection (`Connection: close`) and
 //! its answer re-framed with a `Content-Length`, so the SDK's keep-alive connections
@@ -46,6 +48,19 @@ pub enum Fault {
     Throttle(&'static str),
     /// Forward (DynamoDB commits), then close the connection without answering.
     LoseAnswer,
+    /// For `PutEvents`: forward only the entries not chosen, and answer as EventBridge
+    /// does when some entries fail: `200`, `FailedEntryCount`, and an `ErrorCode` in
+    /// place of an `EventId` for each chosen entry. Nothing chosen is published.
+    FailEntries(Entries),
+}
+
+/// Which entries of a `PutEvents` call [`Fault::FailEntries`] fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entries {
+    /// The second, fourth... entry of the call.
+    EverySecond,
+    /// Every entry whose `Detail` contains this text (a job id: a poison record).
+    Containing(&'static str),
 }
 
 pub const PROVISIONED_THROUGHPUT_EXCEEDED: &str = "ProvisionedThroughputExceededException";
@@ -230,6 +245,7 @@ impl Shared {
             let answer = match fault {
                 Some(Fault::Stop) => None,
                 Some(Fault::Throttle(kind)) => Some(throttled(kind)),
+                Some(Fault::FailEntries(which)) => Some(self.put_some_events(&request, which)),
                 Some(Fault::Slow(_) | Fault::LoseAnswer) | None => {
                     let answer = self.dynamodb(&request, &mut seen);
                     (fault != Some(Fault::LoseAnswer)).then_some(answer)
@@ -280,6 +296,75 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// [`Fault::FailEntries`]: the chosen entries fail, the others reach EventBridge.
+    fn put_some_events(&self, request: &Request, which: Entries) -> Vec<u8> {
+        let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&request.body) else {
+            return forward(self.upstream, request);
+        };
+        let entries = body["Entries"].as_array().cloned().unwrap_or_default();
+        let failed: Vec<bool> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| match which {
+                Entries::EverySecond => i % 2 == 1,
+                Entries::Containing(text) => {
+                    entry["Detail"].as_str().is_some_and(|d| d.contains(text))
+                }
+            })
+            .collect();
+        let kept: Vec<serde_json::Value> = entries
+            .iter()
+            .zip(&failed)
+            .filter(|(_, failed)| !**failed)
+            .map(|(entry, _)| entry.clone())
+            .collect();
+        let mut published = Vec::new();
+        if !kept.is_empty() {
+            body["Entries"] = serde_json::Value::Array(kept);
+            let forwarded = request.with_body(body.to_string().into_bytes());
+            let answer = forward(self.upstream, &forwarded);
+            let Some(json) = answer_body(&answer) else {
+                return answer;
+            };
+            published = json["Entries"].as_array().cloned().unwrap_or_default();
+        }
+        let mut published = published.into_iter();
+        let results: Vec<serde_json::Value> = failed
+            .iter()
+            .map(|&failed| {
+                if failed {
+                    serde_json::json!({"ErrorCode": "InternalFailure", "ErrorMessage": "fault proxy"})
+                } else {
+                    published.next().unwrap_or_else(
+                        || serde_json::json!({"ErrorCode": "InternalFailure", "ErrorMessage": "lost"}),
+                    )
+                }
+            })
+            .collect();
+        let failed_count = results
+            .iter()
+            .filter(|r| r.get("ErrorCode").is_some())
+            .count();
+        let body =
+            serde_json::json!({"FailedEntryCount": failed_count, "Entries": results}).to_string();
+        let headers = [
+            "Content-Type: application/x-amz-json-1.1".to_owned(),
+            "x-amzn-RequestId: fault-proxy".to_owned(),
+        ];
+        answer("200", "OK", &headers, body.as_bytes())
+    }
+}
+
+/// The JSON body of a `200` answer.
+fn answer_body(answer: &[u8]) -> Option<serde_json::Value> {
+    if !answer.starts_with(b"HTTP/1.1 200") {
+        return None;
+    }
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    serde_json::from_slice(&answer[split + 4..]).ok()
+}
+
 struct Request {
     /// Header lines, without the request line and the final blank line.
     headers: Vec<(String, String)>,
@@ -299,6 +384,22 @@ impl Request {
     fn op(&self) -> String {
         let target = self.header("x-amz-target").unwrap_or("unknown");
         target.rsplit('.').next().unwrap_or(target).to_owned()
+    }
+
+    /// The same request with another body (and its length).
+    fn with_body(&self, body: Vec<u8>) -> Request {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("content-length"))
+            .cloned()
+            .collect();
+        headers.push(("Content-Length".into(), body.len().to_string()));
+        Request {
+            headers,
+            request_line: self.request_line.clone(),
+            body,
+        }
     }
 
     fn client_request_token(&self) -> Option<String> {

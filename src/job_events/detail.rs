@@ -1,0 +1,152 @@
+//! A [`Transition`] → the `Job Status Changed` event subscribers receive. Pure.
+
+use serde::Serialize;
+
+use super::record::Transition;
+use crate::job::JobStatus;
+use crate::time::Timestamp;
+
+/// The event's `detail-type`.
+pub const DETAIL_TYPE: &str = "Job Status Changed";
+
+/// The event's `detail`: the job as the transition left it, without its metadata (a
+/// consumer reads that with `GET /api/jobs/{job_id}`), so an event stays a few hundred
+/// bytes however large the job's metadata grows.
+#[derive(Debug, Serialize)]
+pub struct JobStatusChanged<'a> {
+    pub event_key: String,
+    pub job_id: &'a str,
+    pub organization_id: &'a str,
+    pub job_type: &'a str,
+    pub triggered_by: Option<&'a str>,
+    pub status: JobStatus,
+    pub previous_status: Option<JobStatus>,
+    pub total_items: u64,
+    pub processed_items: u64,
+    pub failed_items: u64,
+    pub warned_items: u64,
+    pub progress_percentage: f64,
+    pub success_rate: f64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub duration_seconds: Option<f64>,
+    pub error_message: Option<&'a str>,
+}
+
+impl<'a> JobStatusChanged<'a> {
+    pub fn of(transition: &'a Transition) -> Self {
+        let job = &transition.job;
+        JobStatusChanged {
+            event_key: event_key(&job.job_id, job.status),
+            job_id: &job.job_id,
+            organization_id: &job.organization_id,
+            job_type: &job.job_type,
+            triggered_by: job.triggered_by.as_deref(),
+            status: job.status,
+            previous_status: transition.previous,
+            total_items: job.total_items,
+            processed_items: job.processed_items,
+            failed_items: job.failed_items,
+            warned_items: job.warned_items,
+            progress_percentage: job.progress_percentage(),
+            success_rate: job.success_rate(),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            started_at: job.started_at,
+            completed_at: job.completed_at,
+            // As of the transition, not of the delivery: every delivery says the same.
+            duration_seconds: job.duration_seconds(job.updated_at),
+            error_message: job.error_message.as_deref(),
+        }
+    }
+}
+
+/// The same for every delivery of one transition, and different for any other: a job
+/// enters each status at most once (statuses only move forward: pending → in_progress
+/// → an ending), so the job and the status entered name the transition.
+pub fn event_key(job_id: &str, status: JobStatus) -> String {
+    format!("{job_id}:{}", status.as_str())
+}
+
+/// The event's `resources`: the job, named by its path in the API.
+pub fn resource(source: &str, job_id: &str) -> String {
+    format!("{source}/jobs/{job_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job_events::record::tests::job;
+    use serde_json::json;
+
+    #[test]
+    fn the_detail_holds_every_field_and_no_metadata() {
+        let mut job = job();
+        job.status = JobStatus::Failed;
+        job.processed_items = 3;
+        job.failed_items = 1;
+        job.started_at = Some(Timestamp::from_millis(1_795_867_201_000));
+        job.completed_at = Some(Timestamp::from_millis(1_795_867_203_500));
+        job.updated_at = job.completed_at.unwrap();
+        job.error_message = Some("source gone".into());
+        let transition = Transition {
+            job,
+            previous: Some(JobStatus::InProgress),
+        };
+        let detail = serde_json::to_value(JobStatusChanged::of(&transition)).unwrap();
+        assert_eq!(
+            detail,
+            json!({
+                "event_key": "0190-job-1:failed",
+                "job_id": "0190-job-1",
+                "organization_id": "org-a",
+                "job_type": "crawl",
+                "triggered_by": "user-1",
+                "status": "failed",
+                "previous_status": "in_progress",
+                "total_items": 10,
+                "processed_items": 3,
+                "failed_items": 1,
+                "warned_items": 0,
+                "progress_percentage": 40.0,
+                "success_rate": 75.0,
+                "created_at": "2026-11-28T12:00:00.000Z",
+                "updated_at": "2026-11-28T12:00:03.500Z",
+                "started_at": "2026-11-28T12:00:01.000Z",
+                "completed_at": "2026-11-28T12:00:03.500Z",
+                "duration_seconds": 2.5,
+                "error_message": "source gone",
+            })
+        );
+    }
+
+    #[test]
+    fn a_creation_has_no_previous_status_and_no_duration() {
+        let transition = Transition {
+            job: job(),
+            previous: None,
+        };
+        let detail = serde_json::to_value(JobStatusChanged::of(&transition)).unwrap();
+        assert_eq!(detail["previous_status"], json!(null));
+        assert_eq!(detail["status"], json!("pending"));
+        assert_eq!(detail["duration_seconds"], json!(null));
+        assert_eq!(detail["event_key"], json!("0190-job-1:pending"));
+    }
+
+    #[test]
+    fn event_keys_name_one_transition() {
+        assert_eq!(
+            event_key("j", JobStatus::Pending),
+            event_key("j", JobStatus::Pending)
+        );
+        let keys: std::collections::HashSet<_> =
+            JobStatus::ALL.iter().map(|s| event_key("j", *s)).collect();
+        assert_eq!(keys.len(), JobStatus::ALL.len());
+        assert_ne!(
+            event_key("j1", JobStatus::Failed),
+            event_key("j2", JobStatus::Failed)
+        );
+    }
+}
