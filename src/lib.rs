@@ -37,6 +37,10 @@
 //!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.
 //! - [`error`]: [`ApiError`], the one place where an error becomes an HTTP status and body.
+//! - [`metrics`] and [`logging`]: each request's one JSON log line, which carries its
+//!   CloudWatch metrics (EMF; the store and routes note throttles, conflicts, replays,
+//!   jobs created and ended), and the other log lines at Lambda's level, each with the
+//!   invocation's request and X-Ray trace ids.
 //! - [`job_events`]: the `jobs-events` function (`bin/jobs-events.rs`): the table's
 //!   DynamoDB stream → one `Job Status Changed` event per status transition → an
 //!   EventBridge bus. Stream record → transition ([`job_events::record`]) → event
@@ -54,7 +58,7 @@
 //! [`auth::Authenticator::authenticate`] → [`origin::refuse_cross_site_write`] →
 //! `routes::<endpoint>::handle` (→ [`body`] → [`validation`] → [`job`] → [`store`]) →
 //! response (or [`ApiError::into_response`]; `Cache-Control: no-store` on every API
-//! answer) → one JSON log line.
+//! answer) → one JSON log line with the request's metrics.
 
 pub mod app;
 pub mod auth;
