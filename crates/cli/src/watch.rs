@@ -216,6 +216,8 @@ mod tests {
             warned_items: 0,
             total_items: total,
             updated_at: "2026-11-28T12:00:00.000Z".into(),
+            heartbeat_timeout_seconds: None,
+            timeout_seconds: None,
             last_heartbeat_at: None,
         }
     }

@@ -5,9 +5,9 @@
 //! `tests/model_drift.rs` reads real responses of every route into these types with
 //! `deny_unknown_fields` and writes them back, so a field added on one side only fails it.
 //!
-//! Fields marked *(pending)* come from work merged in parallel (job timeouts and
-//! heartbeats): optional, `null` or absent meaning none, so the model reads bodies with
-//! and without them.
+//! The timeout fields (`heartbeat_timeout_seconds`, `timeout_seconds`,
+//! `last_heartbeat_at`) are `null` when none; bodies from a server that predates them
+//! (absent) read as none too.
 
 use std::fmt;
 
@@ -103,13 +103,14 @@ pub struct JobResponse {
     pub error_message: Option<String>,
     pub errors: Vec<JobIssue>,
     pub warnings: Vec<JobIssue>,
-    /// *(pending)* Seconds without a report after which the job is failed; `None`: never.
+    /// Seconds without a report (counted from the last one, or the start) after which
+    /// the job fails; `None`: never.
     #[serde(default)]
     pub heartbeat_timeout_seconds: Option<u64>,
-    /// *(pending)* Seconds after start after which the job is failed; `None`: never.
+    /// Seconds after creation after which the job fails, reported to or not; `None`: never.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
-    /// *(pending)* When a worker last reported.
+    /// When a worker last reported.
     #[serde(default)]
     pub last_heartbeat_at: Option<String>,
 }
@@ -138,7 +139,13 @@ pub struct JobStatusResponse {
     pub warned_items: u64,
     pub total_items: u64,
     pub updated_at: String,
-    /// *(pending)* When a worker last reported.
+    /// See [`JobResponse::heartbeat_timeout_seconds`].
+    #[serde(default)]
+    pub heartbeat_timeout_seconds: Option<u64>,
+    /// See [`JobResponse::timeout_seconds`].
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// When a worker last reported.
     #[serde(default)]
     pub last_heartbeat_at: Option<String>,
 }
@@ -174,10 +181,10 @@ pub struct CreateJobRequest {
     pub metadata: Option<Object>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggered_by: Option<String>,
-    /// *(pending)* See [`JobResponse::heartbeat_timeout_seconds`].
+    /// See [`JobResponse::heartbeat_timeout_seconds`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_timeout_seconds: Option<u64>,
-    /// *(pending)* See [`JobResponse::timeout_seconds`].
+    /// See [`JobResponse::timeout_seconds`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
 }
@@ -348,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn a_job_body_without_the_pending_fields_reads_and_one_with_an_unknown_field_does_not() {
+    fn a_job_body_without_the_timeout_fields_reads_and_one_with_an_unknown_field_does_not() {
         let mut body = json!({
             "job_id": "0190d1c0-0000-7000-8000-000000000000", "job_type": "crawl",
             "status": "in_progress", "total_items": 10, "processed_items": 4,
