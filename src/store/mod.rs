@@ -4,6 +4,7 @@
 
 mod attr;
 mod attr_json;
+mod history_answer;
 mod idempotency;
 mod item;
 pub mod keys;
