@@ -44,7 +44,9 @@ impl App {
     /// Handles `request` on its own task, so that a panic anywhere below becomes a JSON
     /// `500` instead of an empty gateway error.
     pub async fn handle_isolated(self: Arc<Self>, request: Request) -> Response<Body> {
-        match tokio::spawn(async move { self.handle(request).await }).await {
+        // Boxed: the task then holds a pointer, not the request's whole future (kilobytes
+        // that tokio would otherwise copy in and out of the task).
+        match tokio::spawn(Box::pin(async move { self.handle(request).await })).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%error, "request handler panicked");
