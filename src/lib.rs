@@ -24,8 +24,9 @@
 //!   progress report or a cancel changes a job) as plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design (a partition per job, sharded index
 //!   keys), the item mapping, conditional writes, transactions, paged queries that merge
-//!   the shards, and the copy from the first key layout (`store::migrate`, run by the
-//!   `jobs-migrate` binary).
+//!   the shards, a history query's answer read from its bytes in the SDK's place
+//!   (`store::history_answer`, the hot path of a full report), and the copy from the
+//!   first key layout (`store::migrate`, run by the `jobs-migrate` binary).
 //! - [`idempotency`]: `Idempotency-Key` rules (fingerprint, replay, in flight); the
 //!   records are claimed and completed by the store, in the job write's transaction.
 //! - [`prefer`]: `Prefer` (RFC 7240): which form of the job a report or cancel answers.

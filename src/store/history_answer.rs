@@ -59,6 +59,11 @@ pub struct HistoryEntry {
 
 /// Sends a history query and reads its page (see the module's comment).
 pub async fn send(query: QueryFluentBuilder) -> Result<HistoryPage, StoreError> {
+    Ok(read(query).await?.0)
+}
+
+/// [`send`], and whether the page was read here (`false`: by the SDK).
+async fn read(query: QueryFluentBuilder) -> Result<(HistoryPage, bool), StoreError> {
     let read = Arc::new(Mutex::new(None));
     // Boxed: the SDK's future of a query is ~7.8 KB, and a full answer awaits two (errors
     // and warnings) at once; inline, they made every request's future 18.5 KB (10.4 KB
@@ -71,7 +76,10 @@ pub async fn send(query: QueryFluentBuilder) -> Result<HistoryPage, StoreError> 
     )
     .await?;
     let parsed = read.lock().ok().and_then(|mut read| read.take());
-    Ok(parsed.unwrap_or_else(|| from_sdk(output)))
+    Ok(match parsed {
+        Some(page) => (page, true),
+        None => (from_sdk(output), false),
+    })
 }
 
 /// The page the SDK read, when this module left the answer to it.
@@ -800,6 +808,86 @@ mod tests {
         }
         // The range crosses the limit: read here below it, refused by both above it.
         assert!(outcomes.contains(&(true, true)) && outcomes.contains(&(false, false)));
+    }
+
+    /// A DynamoDB that gives canned answers, in turn, and counts the requests.
+    #[derive(Debug, Default)]
+    struct Canned(
+        Mutex<std::collections::VecDeque<(u16, &'static str)>>,
+        Mutex<usize>,
+    );
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Canned {
+        fn call(
+            &self,
+            _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            *self.1.lock().unwrap() += 1;
+            let (status, body) = self.0.lock().unwrap().pop_front().unwrap();
+            let answer = response(status, body.as_bytes());
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(answer))
+        }
+    }
+
+    /// A client of the canned DynamoDB, configured as `store::connect` configures one.
+    fn client(answers: &[(u16, &'static str)]) -> (aws_sdk_dynamodb::Client, Arc<Canned>) {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
+        let canned = Arc::new(Canned::default());
+        canned.0.lock().unwrap().extend(answers.iter().copied());
+        let connector = SharedHttpConnector::new(CannedRef(Arc::clone(&canned)));
+        let retries = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+            .with_max_attempts(super::super::MAX_ATTEMPTS)
+            .with_initial_backoff(std::time::Duration::from_millis(1));
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .retry_config(retries)
+            .build();
+        (aws_sdk_dynamodb::Client::from_conf(config), canned)
+    }
+
+    #[derive(Debug)]
+    struct CannedRef(Arc<Canned>);
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for CannedRef {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            self.0.call(request)
+        }
+    }
+
+    const PAGE: &str = r#"{"Items":[{"sk":{"S":"ERROR#a"},"entity_key":{"S":"k"},"entity_type":{"S":"row"},"error_type":{"S":"t"},"message":{"S":"m"},"timestamp":{"S":"2026-11-28T12:00:00.123Z"},"details":{"M":{"n":{"N":"1.50"}}}}],"Count":1,"ScannedCount":1}"#;
+    const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#;
+
+    /// Through a real client: the interceptor puts this module's deserializer in place,
+    /// and the SDK's retries still run before it (a throttled attempt, then the page).
+    #[tokio::test]
+    async fn a_query_sent_is_read_here_after_the_sdks_retries() {
+        let (flaky, canned) = client(&[(400, THROTTLED), (500, "{}"), (200, PAGE)]);
+        let (page, read_here) = read(flaky.query().table_name("t")).await.unwrap();
+        assert!(
+            read_here,
+            "read by the SDK: the interceptor is not in place"
+        );
+        assert_eq!(*canned.1.lock().unwrap(), 3, "two retries, as before");
+        assert_eq!(Ok(page), sdk_read(200, PAGE.as_bytes()));
+    }
+
+    /// Past the attempts, the caller gets the SDK's error, as a `StoreError` as before.
+    #[tokio::test]
+    async fn throttling_past_the_retries_is_the_sdks_error() {
+        let (throttled, canned) = client(&[(400, THROTTLED); 3]);
+        let error = send(throttled.query().table_name("t")).await.unwrap_err();
+        assert!(matches!(error, StoreError::Throttled), "{error:?}");
+        assert_eq!(*canned.1.lock().unwrap(), 3);
+        let (malformed, _) = client(&[(200, "{\"Items\":[{\"sk\":")]);
+        let error = send(malformed.query().table_name("t")).await.unwrap_err();
+        assert!(matches!(error, StoreError::Unexpected(_)), "{error:?}");
     }
 
     #[test]
