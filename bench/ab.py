@@ -2,6 +2,11 @@
 """Cold-start A/B of bootstrap variants, against the null DynamoDB, interleaved.
 
     python3 bench/ab.py [--rounds 8] [--runs 5] NAME=PROGRAM[@KEY=VALUE,...] ...
+    python3 bench/ab.py --warm 2000 [--events "create-job get-job ..."] NAME=PROGRAM ...
+
+With --warm N, each round runs N warm invocations of each event (events/NAME.http-api.json,
+the first one the create that makes the others' job) in one process per variant, and the
+table is the function's CPU per invocation, median of the rounds, per event.
 
 e.g. python3 bench/ab.py base=target/release/jobs-api \\
          certs=target/release/jobs-api@SSL_CERT_FILE=/tmp/amazon-roots.pem
@@ -41,6 +46,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=0)
+    parser.add_argument("--events", default="create-job get-job report-progress-increment report-progress-minimal")
     parser.add_argument("variants", nargs="+")
     opts = parser.parse_args()
     variants = []
@@ -67,16 +74,37 @@ def main():
             for _ in range(opts.rounds):
                 for name, program, extra in variants:
                     cmd = [str(EXAMPLES / "bench_runtime"), "--program", program, "--label", name,
-                           "--out", str(out), "--event", str(EVENT), "--cold", str(opts.runs)]
+                           "--out", str(out)]
+                    if opts.warm:
+                        cmd += ["--cold", "0", "--warm", str(opts.warm)]
+                        for event in opts.events.split():
+                            cmd += ["--event", str(ROOT / "events" / f"{event}.http-api.json")]
+                    else:
+                        cmd += ["--event", str(EVENT), "--cold", str(opts.runs)]
                     cmd += ["--cpu", "0", "--runner-cpu", "1"] if two_cpus else []
                     for e in extra:
                         cmd += ["--env", e]
                     subprocess.run(cmd, env=env, check=True)
-                    results[name] += json.loads(out.read_text())["cold"]
+                    run = json.loads(out.read_text())
+                    if opts.warm:
+                        results[name].append({w["name"]: w["cpu_ns"] / opts.warm / 1000
+                                              for w in run["warm"] if "cpu_ns" in w})
+                    else:
+                        results[name] += run["cold"]
     finally:
         null.terminate()
         null.wait()
 
+    if opts.warm:
+        events = opts.events.split()
+        print(f"function CPU µs per warm invocation, median of {opts.rounds} rounds of {opts.warm}")
+        print(f"{'variant':<14} " + " ".join(f"{e:>26}" for e in events))
+        for name, rounds in results.items():
+            medians = [pct([r[e] for r in rounds if e in r] or [float("nan")], 50) for e in events]
+            print(f"{name:<14} " + " ".join(f"{m:>26.1f}" for m in medians))
+            print(f"{'  ÷ ' + events[0]:<14} " + " ".join(f"{m / medians[0]:>26.2f}" for m in medians))
+        print(f"load average now: {open('/proc/loadavg').read().split()[:3]}", file=sys.stderr)
+        return
     print(f"{'variant':<14} {'runs':>4} {'init p50':>9} {'init p90':>9} {'first p50':>10} {'first p90':>10} "
           f"{'CPU→1st p50':>12} {'RSS MB':>7}   (ms)")
     for name, rows in results.items():

@@ -170,27 +170,27 @@ fn reply(status: u16, body: String) -> Response<Full<Bytes>> {
 /// reading it back finds the organization and id it expects.
 fn job_item(request: &[u8], state: &State) -> Value {
     let request: Value = serde_json::from_slice(request).unwrap_or_default();
-    let key = |name: &str, prefix: &str| {
-        request["Key"][name]["S"]
-            .as_str()
-            .and_then(|v| v.strip_prefix(prefix))
-            .unwrap_or("unknown")
-            .to_owned()
-    };
-    let (organization_id, job_id) = (key("pk", "ORG#"), key("sk", "JOB#"));
+    // The job's key (`store::keys::job`): `ORG#{org}#JOB#{job}` and `JOB`.
+    let (organization_id, job_id) = request["Key"]["pk"]["S"]
+        .as_str()
+        .and_then(|pk| pk.strip_prefix("ORG#")?.split_once("#JOB#"))
+        .map_or(
+            ("unknown".to_owned(), "unknown".to_owned()),
+            |(org, job)| (org.to_owned(), job.to_owned()),
+        );
     let s = |v: &str| json!({ "S": v });
     let n = |v: u64| json!({ "N": v.to_string() });
     if let Some(mut item) = state.last_item.lock().unwrap().clone() {
-        item["pk"] = s(&format!("ORG#{organization_id}"));
-        item["sk"] = s(&format!("JOB#{job_id}"));
+        item["pk"] = s(&format!("ORG#{organization_id}#JOB#{job_id}"));
+        item["sk"] = s("JOB");
         item["organization_id"] = s(&organization_id);
         item["job_id"] = s(&job_id);
         item["error_count"] = n(HISTORY_ERRORS);
         return item;
     }
     json!({
-        "pk": s(&format!("ORG#{organization_id}")),
-        "sk": s(&format!("JOB#{job_id}")),
+        "pk": s(&format!("ORG#{organization_id}#JOB#{job_id}")),
+        "sk": s("JOB"),
         "organization_id": s(&organization_id),
         "job_id": s(&job_id),
         "job_type": s("enrichment"),

@@ -48,7 +48,9 @@ impl App {
     /// `500` instead of an empty gateway error. The task keeps the runtime's invocation
     /// span, so every log line below carries its request id and X-Ray trace id.
     pub async fn handle_isolated(self: Arc<Self>, request: Request) -> Response<Body> {
-        let work = async move { self.handle(request).await }.in_current_span();
+        // Boxed: the task then holds a pointer, not the request's whole future (kilobytes
+        // that tokio would otherwise copy in and out of the task).
+        let work = Box::pin(async move { self.handle(request).await }).in_current_span();
         match tokio::spawn(work).await {
             Ok(response) => response,
             Err(error) => {

@@ -28,8 +28,9 @@
 //!   plain functions that need no AWS.
 //! - [`store`]: the DynamoDB table: key design (a partition per job, sharded index
 //!   keys), the item mapping, conditional writes, transactions, paged queries that merge
-//!   the shards, and the copy from the first key layout (`store::migrate`, run by the
-//!   `jobs-migrate` binary).
+//!   the shards, a history query's answer read from its bytes in the SDK's place
+//!   (`store::history_answer`, the hot path of a full report), and the copy from the
+//!   first key layout (`store::migrate`, run by the `jobs-migrate` binary).
 //! - [`sweep`]: the sweep that writes the ending of every job whose heartbeat or overall
 //!   deadline passed, run every minute by the `jobs-sweep` binary (thin: config, client,
 //!   schedule); the deadline rules are `job::deadline`, its index `store::keys`.

@@ -46,7 +46,8 @@ pub fn to_json_map(map: &HashMap<String, AttributeValue>) -> Map<String, Value> 
     map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()
 }
 
-fn number(text: &str) -> Value {
+/// A stored number as JSON: exact, in canonical text (its text as a string if it is none).
+pub(super) fn number(text: &str) -> Value {
     Decimal::parse(text)
         .and_then(|decimal| decimal.to_number())
         .map_or_else(|| Value::String(text.to_owned()), Value::Number)

@@ -193,7 +193,12 @@ fn optional_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 }
 
 fn str_of<'a>(item: &'a Item, name: &str) -> Result<&'a str, BadItem> {
-    optional_str(item, name).ok_or_else(|| BadItem(format!("{name} missing")))
+    required(optional_str(item, name), name)
+}
+
+/// A string attribute an item must have.
+pub(super) fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, BadItem> {
+    value.ok_or_else(|| BadItem(format!("{name} missing")))
 }
 
 /// A string attribute, if the item has one by that name.
@@ -254,30 +259,66 @@ pub const ISSUE_ATTRIBUTES: [&str; 8] = [
 /// A history item as answers carry it: the JSON of its [`JobIssue`], written straight
 /// from the item's attributes, every field checked.
 pub fn to_recorded_issue(item: &Item) -> Result<RecordedIssue, BadItem> {
-    let timestamp = timestamp(item, "timestamp")?;
-    let fields = IssueFields {
-        entity_key: str_of(item, "entity_key")?,
-        entity_type: str_of(item, "entity_type")?,
-        error_type: str_of(item, "error_type")?,
-        message: str_of(item, "message")?,
-        timestamp,
+    IssueFields {
+        entity_key: str_of(item, "entity_key"),
+        entity_type: str_of(item, "entity_type"),
+        error_type: str_of(item, "error_type"),
+        message: str_of(item, "message"),
+        timestamp: optional_str(item, "timestamp"),
         details: item.get("details").map(MapJson::of),
         step: optional_str(item, "step"),
-    };
-    let json = serde_json::value::to_raw_value(&fields)
-        .map_err(|error| BadItem(format!("history item: {error}")))?;
-    Ok(RecordedIssue { timestamp, json })
+    }
+    .into_recorded_issue()
+}
+
+/// A history item's fields as read from it, whatever held them (the SDK's item, or
+/// `history_answer`'s borrowed one): a string field is `Err` when it is missing or not a
+/// string; `details` written as it is (a map attribute as an object, anything else `{}`).
+pub(super) struct IssueFields<'a, D> {
+    pub entity_key: Result<&'a str, BadItem>,
+    pub entity_type: Result<&'a str, BadItem>,
+    pub error_type: Result<&'a str, BadItem>,
+    pub message: Result<&'a str, BadItem>,
+    /// `None`: missing, or not a string.
+    pub timestamp: Option<&'a str>,
+    pub details: Option<D>,
+    pub step: Option<&'a str>,
+}
+
+impl<D: Serialize> IssueFields<'_, D> {
+    /// The issue's JSON, in [`JobIssue`]'s field order, every field checked.
+    pub fn into_recorded_issue(self) -> Result<RecordedIssue, BadItem> {
+        let timestamp = self
+            .timestamp
+            .map(|value| {
+                Timestamp::parse(value).ok_or_else(|| BadItem(format!("timestamp {value:?}")))
+            })
+            .transpose()?
+            .ok_or_else(|| BadItem("timestamp missing".into()))?;
+        let json = IssueJson {
+            entity_key: self.entity_key?,
+            entity_type: self.entity_type?,
+            error_type: self.error_type?,
+            message: self.message?,
+            timestamp,
+            details: self.details,
+            step: self.step,
+        };
+        let json = serde_json::value::to_raw_value(&json)
+            .map_err(|error| BadItem(format!("history item: {error}")))?;
+        Ok(RecordedIssue { timestamp, json })
+    }
 }
 
 /// A [`JobIssue`]'s fields, in its order, borrowed from its history item.
 #[derive(Serialize)]
-struct IssueFields<'a> {
+struct IssueJson<'a, D> {
     entity_key: &'a str,
     entity_type: &'a str,
     error_type: &'a str,
     message: &'a str,
     timestamp: Timestamp,
-    details: Option<MapJson<'a>>,
+    details: Option<D>,
     step: Option<&'a str>,
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
+use super::history_answer;
 use super::item::{self, Item, s};
 use super::keys::{self, IssueKind};
 use super::{Store, StoreError};
@@ -344,17 +345,17 @@ impl Store {
                 ("sk".to_owned(), s(cursor.sort_key())),
             ])));
         }
-        let output = query.send().await?;
-        let mut items = output.items.unwrap_or_default();
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().and_then(sort_key_of)
+        let page = history_answer::send(query).await?;
+        let mut entries = page.entries;
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().and_then(|entry| entry.sort_key.clone())
         } else {
-            output.last_evaluated_key.as_ref().and_then(sort_key_of)
+            page.last_evaluated_sort_key
         };
-        let issues = items
-            .iter()
-            .map(item::to_recorded_issue)
+        let issues = entries
+            .into_iter()
+            .map(|entry| entry.issue)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items: issues,
@@ -370,25 +371,19 @@ impl Store {
         kind: IssueKind,
         cap: usize,
     ) -> Result<Vec<RecordedIssue>, StoreError> {
-        let output = self
+        let query = self
             .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
-            .limit(cap as i32)
-            .send()
-            .await?;
-        let mut issues = output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(item::to_recorded_issue)
+            .limit(cap as i32);
+        let mut issues = history_answer::send(query)
+            .await?
+            .entries
+            .into_iter()
+            .map(|entry| entry.issue)
             .collect::<Result<Vec<_>, _>>()?;
         issues.reverse();
         Ok(issues)
     }
-}
-
-fn sort_key_of(item: &Item) -> Option<String> {
-    item::optional_text(item, "sk")
 }
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {

@@ -5,6 +5,7 @@
 mod attr;
 mod attr_json;
 mod deadline;
+mod history_answer;
 mod idempotency;
 pub(crate) mod item;
 pub mod keys;
