@@ -14,58 +14,8 @@ mod update;
 pub use deadline::{DeadlineKind, Expiry, SweepAction};
 pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ProgressReport};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    Pending,
-    InProgress,
-    Completed,
-    CompletedWithWarnings,
-    PartialSuccess,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
-        JobStatus::Pending,
-        JobStatus::InProgress,
-        JobStatus::Completed,
-        JobStatus::CompletedWithWarnings,
-        JobStatus::PartialSuccess,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::InProgress => "in_progress",
-            JobStatus::Completed => "completed",
-            JobStatus::CompletedWithWarnings => "completed_with_warnings",
-            JobStatus::PartialSuccess => "partial_success",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == text)
-    }
-
-    /// An ended job accepts no further progress.
-    pub fn has_ended(self) -> bool {
-        !matches!(self, JobStatus::Pending | JobStatus::InProgress)
-    }
-
-    /// Ended by `mark_completed`: every item was attempted, whatever each one's outcome.
-    pub fn ended_successfully(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::CompletedWithWarnings | JobStatus::PartialSuccess
-        )
-    }
-}
+/// One status type for the server and its clients: the wire model's (`crates/model`).
+pub use jobs_model::JobStatus;
 
 /// An error or a warning recorded against a job (same shape for both).
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -46,6 +46,19 @@ impl JobStatus {
         !matches!(self, JobStatus::Pending | JobStatus::InProgress)
     }
 
+    /// Ended by `mark_completed`: every item was attempted, whatever each one's outcome.
+    pub fn ended_successfully(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Completed | JobStatus::CompletedWithWarnings | JobStatus::PartialSuccess
+        )
+    }
+
+    /// The status named `text` on the wire, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
     /// The name on the wire (`in_progress`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -70,13 +83,10 @@ impl std::str::FromStr for JobStatus {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        JobStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| {
-                let names: Vec<_> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
-                format!("unknown status {text:?} (one of {})", names.join(", "))
-            })
+        JobStatus::parse(text).ok_or_else(|| {
+            let names: Vec<_> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown status {text:?} (one of {})", names.join(", "))
+        })
     }
 }
 
