@@ -57,19 +57,9 @@ pub async fn app_with(settings: &[(&str, &str)]) -> App {
 /// process; a Lambda container has its own), so that faults armed for one app never
 /// drain another's retries.
 pub async fn app_behind(proxy: &proxy::Proxy) -> App {
-    let proxied = client()
-        .await
-        .config()
-        .to_builder()
-        .endpoint_url(proxy.url())
-        .retry_partition(RetryPartition::new(format!(
-            "proxied-{}",
-            uuid::Uuid::now_v7().simple()
-        )))
-        .build();
     App::new(
         Config::from_env().expect("test configuration"),
-        Client::from_conf(proxied),
+        client_behind(proxy).await,
     )
 }
 
