@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
-log "tools (.tools/venv, chromium)"
-bash scripts/tools.sh --browser
+log "tools (.tools/venv, .tools/sam-venv, chromium)"
+bash scripts/tools.sh --browser --sam
 
 log "cargo fmt --check"
 cargo fmt --check
@@ -19,6 +19,13 @@ log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
+# The check as the SAM CLI runs it (cfn-lint and the SAM transform as pinned by
+# aws-sam-cli, in .tools/sam-venv). Offline, no AWS account needed; dummy credentials
+# so that a developer's real ones are never picked up.
+log "sam validate --lint"
+env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
+  "$ROOT/.tools/sam-venv/bin/sam" validate --lint --template-file template.yaml
 log "template.yaml, each deployment mode resolved"
 "$VENV/bin/python" scripts/template_modes.py
 log "metrics: template's alarms and dashboard vs the code (scripts/check_metrics.py)"
