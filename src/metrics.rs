@@ -64,11 +64,11 @@ pub struct Tally {
     /// The type of the job this request created.
     pub created: Option<String>,
     /// The job this request ended: its type, final status and duration.
-    pub ended: Option<Ending>,
+    pub ended: Option<JobEnded>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Ending {
+pub struct JobEnded {
     pub job_type: String,
     pub status: JobStatus,
     pub duration_seconds: Option<f64>,
@@ -111,7 +111,7 @@ pub fn job_created(job_type: &str) {
     with_tally(|tally| tally.created = Some(job_type.to_owned()));
 }
 
-pub fn job_ended(ending: Ending) {
+pub fn job_ended(ending: JobEnded) {
     with_tally(|tally| tally.ended = Some(ending));
 }
 
@@ -222,7 +222,7 @@ pub fn request_line(facts: &RequestFacts<'_>, tally: &Tally) -> String {
 pub fn ending_line(
     at: Timestamp,
     message: &str,
-    ending: &Ending,
+    ending: &JobEnded,
     properties: &[(&str, &str)],
 ) -> String {
     let mut line = Map::new();
@@ -241,7 +241,7 @@ pub fn ending_line(
 }
 
 /// Writes an ending's values and dimensions into `line`; returns their directive.
-fn ending_directive(line: &mut Map<String, Value>, ending: &Ending) -> Value {
+fn ending_directive(line: &mut Map<String, Value>, ending: &JobEnded) -> Value {
     line.insert("job_type".into(), json!(ending.job_type));
     line.insert("final_status".into(), json!(ending.status.as_str()));
     line.insert("JobsEnded".into(), json!(1));
@@ -347,7 +347,7 @@ mod tests {
             count(Counter::ConditionalCheckConflict);
             count(Counter::IdempotentReplay);
             job_created("crawl");
-            job_ended(Ending {
+            job_ended(JobEnded {
                 job_type: "crawl".into(),
                 status: JobStatus::Failed,
                 duration_seconds: Some(61.5),
@@ -375,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_job_ended_by_the_sweep_counts_as_every_other_ending() {
-        let ending = Ending {
+        let ending = JobEnded {
             job_type: "import".into(),
             status: JobStatus::Failed,
             duration_seconds: Some(300.0),

@@ -89,7 +89,7 @@ async fn sweep_shard(
                 SweepAction::End(expiry) => match store.end_overdue(job, &expiry, now).await {
                     Ok(true) => {
                         // One line, with the ending's metrics (EMF), as a request's.
-                        let ending = metrics::Ending {
+                        let ending = metrics::JobEnded {
                             job_type: job.job_type.clone(),
                             status: JobStatus::Failed,
                             duration_seconds: job

@@ -59,7 +59,7 @@ pub async fn answer(
             // Every write is conditional on the job not having ended: ended now, ended
             // by this request.
             if job.status.has_ended() {
-                metrics::job_ended(metrics::Ending {
+                metrics::job_ended(metrics::JobEnded {
                     job_type: job.job_type.clone(),
                     status: job.status,
                     duration_seconds: job.duration_seconds(Timestamp::now()),
