@@ -124,3 +124,70 @@ fn the_sweep_function_is_granted_exactly_what_the_sweep_calls() {
     );
     assert!(block.iter().any(|line| line.contains("rate(1 minute)")));
 }
+
+#[test]
+fn the_api_function_queries_the_list_indexes_by_name_never_by_deadline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let keys = std::fs::read_to_string(root.join("src/store/keys.rs")).unwrap();
+    // Every index the store names (`pub const X_INDEX: &str = "by_…"`).
+    let indexes: BTreeSet<&str> = keys
+        .lines()
+        .filter(|line| line.contains("_INDEX: &str"))
+        .filter_map(|line| line.split('"').nth(1))
+        .collect();
+    assert!(indexes.contains("by_deadline"), "{indexes:?}");
+    let block = resource_block(&template, "JobsFunction");
+    assert!(!block.is_empty(), "template.yaml has no JobsFunction");
+    let granted: BTreeSet<&str> = block
+        .iter()
+        .filter_map(|line| line.split_once("/index/").map(|(_, name)| name.trim()))
+        .collect();
+    let mut expected = indexes.clone();
+    expected.remove("by_deadline");
+    assert_eq!(
+        granted, expected,
+        "the API may query exactly the list indexes, by name (no index/*, not by_deadline)"
+    );
+}
+
+#[test]
+fn alarms_notify_through_a_topic_whose_key_cloudwatch_may_use() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let topic = resource_block(&template, "AlarmTopic");
+    let key_line = topic
+        .iter()
+        .find_map(|line| line.trim().strip_prefix("KmsMasterKeyId:"))
+        .map(str::trim);
+    // No encryption would do too; an AWS-managed key (alias/aws/sns) would not: its
+    // policy cannot be changed to let CloudWatch use it, and notifications are dropped.
+    let Some(key_line) = key_line else { return };
+    let key = key_line
+        .strip_prefix("!Ref ")
+        .or_else(|| key_line.strip_prefix("!GetAtt ").and_then(|k| k.strip_suffix(".Arn")))
+        .unwrap_or_else(|| panic!("AlarmTopic's key must be one of the stack's: {key_line}"));
+    let key_block = resource_block(&template, key);
+    assert!(
+        key_block.iter().any(|l| l.trim() == "Type: AWS::KMS::Key"),
+        "{key} is a customer-managed KMS key"
+    );
+    let text = key_block.join("\n");
+    let cloudwatch = text
+        .split("- Sid:")
+        .find(|statement| statement.contains("Service: cloudwatch.amazonaws.com"))
+        .unwrap_or_else(|| panic!("{key}'s policy has a statement for CloudWatch"));
+    assert!(cloudwatch.contains("Effect: Allow"));
+    for action in ["kms:Decrypt", "kms:GenerateDataKey*"] {
+        assert!(
+            cloudwatch.contains(&format!("- {action}")),
+            "CloudWatch may {action} with {key}"
+        );
+    }
+    for alarm_topic in template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("AlarmActions: "))
+    {
+        assert_eq!(alarm_topic, "[!Ref AlarmTopic]", "every alarm notifies AlarmTopic");
+    }
+}
