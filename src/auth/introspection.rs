@@ -28,24 +28,22 @@ pub enum Answer {
 
 pub struct Introspector {
     config: IntrospectionConfig,
-    cache: Mutex<HashMap<Digest, (Instant, Answer)>>,
+    cache: Mutex<Cache>,
 }
 
 impl Introspector {
     pub fn new(config: IntrospectionConfig) -> Self {
         Introspector {
             config,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::new(MAX_ENTRIES)),
         }
     }
 
     pub async fn introspect(&self, token: &str, fetcher: &Fetcher) -> Result<Answer, FetchError> {
         let digest = digest(token);
         let now = Instant::now();
-        if let Some((until, answer)) = self.cache.lock().await.get(&digest)
-            && now < *until
-        {
-            return Ok(answer.clone());
+        if let Some(answer) = self.cache.lock().await.get(&digest, now) {
+            return Ok(answer);
         }
         let document = fetcher
             .post_form(
@@ -55,15 +53,48 @@ impl Introspector {
             )
             .await?;
         let (answer, lifetime) = read_answer(document, unix_now(), self.config.cache_for)?;
-        let mut cache = self.cache.lock().await;
-        if cache.len() >= MAX_ENTRIES {
-            cache.retain(|_, (until, _)| now < *until);
-            if cache.len() >= MAX_ENTRIES {
-                cache.clear();
+        self.cache
+            .lock()
+            .await
+            .insert(digest, now + lifetime, answer.clone(), now);
+        Ok(answer)
+    }
+}
+
+/// Answers by token digest, each until its own deadline, at most `capacity` of them.
+struct Cache {
+    capacity: usize,
+    entries: HashMap<Digest, (Instant, Answer)>,
+}
+
+impl Cache {
+    fn new(capacity: usize) -> Self {
+        Cache {
+            capacity,
+            entries: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, digest: &Digest, now: Instant) -> Option<Answer> {
+        match self.entries.get(digest) {
+            Some((until, answer)) if now < *until => Some(answer.clone()),
+            _ => None,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn insert(&mut self, digest: Digest, until: Instant, answer: Answer, now: Instant) {
+        if self.entries.len() >= self.capacity {
+            self.entries.retain(|_, (until, _)| now < *until);
+            if self.entries.len() >= self.capacity {
+                self.entries.clear();
             }
         }
-        cache.insert(digest, (now + lifetime, answer.clone()));
-        Ok(answer)
+        self.entries.insert(digest, (until, answer));
     }
 }
 
@@ -158,6 +189,32 @@ mod tests {
             let (answer, _) = read_answer(document.clone(), 1_000, CACHE).unwrap();
             assert_eq!(answer, Answer::Inactive, "{document}");
         }
+    }
+
+    #[test]
+    fn the_cache_keeps_recent_entries_past_its_capacity() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let key = |n: usize| -> Digest {
+            let mut digest = [0; 32];
+            digest[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            digest
+        };
+        let mut cache = Cache::new(100);
+        // A live session, used now and then, among a flood of tokens seen once.
+        cache.insert(key(0), later, Answer::Active(Claims::new()), now);
+        for n in 1..=1_000 {
+            cache.insert(key(n), later, Answer::Inactive, now);
+            if n % 20 == 0 {
+                assert!(cache.get(&key(0), now).is_some(), "the session, after {n}");
+            }
+        }
+        for n in 960..=1_000 {
+            assert_eq!(cache.get(&key(n), now), Some(Answer::Inactive), "entry {n}");
+        }
+        assert_eq!(cache.get(&key(1), now), None, "the oldest went first");
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+        assert_eq!(cache.get(&key(1_000), later), None, "past its deadline");
     }
 
     #[test]

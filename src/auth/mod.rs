@@ -490,12 +490,18 @@ mod tests {
         audience["aud"] = json!("other");
         let mut no_exp = good_claims();
         no_exp.as_object_mut().unwrap().remove("exp");
+        let mut no_iss = good_claims();
+        no_iss.as_object_mut().unwrap().remove("iss");
+        let mut no_aud = good_claims();
+        no_aud.as_object_mut().unwrap().remove("aud");
         for (why, token) in [
             ("expired", sign(expired, SECRET)),
             ("not yet valid", sign(early, SECRET)),
             ("wrong issuer", sign(issuer, SECRET)),
             ("wrong audience", sign(audience, SECRET)),
             ("no expiry", sign(no_exp, SECRET)),
+            ("no issuer", sign(no_iss, SECRET)),
+            ("no audience", sign(no_aud, SECRET)),
             (
                 "other key",
                 sign(good_claims(), b"another-secret-another-secret-xx"),
