@@ -3,7 +3,9 @@
 //! The command runs as a plain child process (std, no async process support needed): a
 //! thread copies its standard output through and turns `::progress` lines into reports;
 //! the async side sends them (at most one a second, folded together), a heartbeat `{}`
-//! when nothing was sent for `--heartbeat` seconds, and the ending by exit status.
+//! when nothing was sent for `--heartbeat` seconds, and the ending by exit status. A
+//! report the client gave up on keeps its `Idempotency-Key` and body and goes again
+//! before anything newer ([`Unsent`]): it may have been applied with its answer lost.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
