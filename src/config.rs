@@ -77,9 +77,11 @@ pub struct ClaimNames {
 #[derive(Clone)]
 pub struct JwtConfig {
     pub keys: JwtKeys,
-    /// `JOBS_JWT_ISSUER`, checked when set (required with a JWKS).
+    /// `JOBS_JWT_ISSUER`: when set, every token must carry it as `iss` (required with
+    /// a JWKS).
     pub issuer: Option<String>,
-    /// `JOBS_JWT_AUDIENCE`, checked when set (required with a JWKS).
+    /// `JOBS_JWT_AUDIENCE`: when set, every token must name it in `aud` (required with
+    /// a JWKS).
     pub audience: Option<String>,
 }
 
@@ -108,6 +110,10 @@ pub struct IntrospectionConfig {
     /// `JOBS_INTROSPECTION_CACHE_SECONDS` (default 30): how long an answer is reused
     /// (never past the token's own expiry).
     pub cache_for: Duration,
+    /// `JOBS_INTROSPECTION_MAX_PER_SECOND` (default 10): calls to the endpoint per second
+    /// and function instance, in bursts of as many; past it a token with no cached answer
+    /// is `503`, so random tokens cannot spend the provider's rate limit.
+    pub max_per_second: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,6 +383,12 @@ fn introspection_config(
         url: endpoint_url("JOBS_INTROSPECTION_URL", url)?,
         client,
         cache_for: seconds(get, "JOBS_INTROSPECTION_CACHE_SECONDS", 30)?,
+        max_per_second: positive_number(get, "JOBS_INTROSPECTION_MAX_PER_SECOND", 10)?
+            .try_into()
+            .map_err(|_| ConfigError::Invalid {
+                name: "JOBS_INTROSPECTION_MAX_PER_SECOND",
+                reason: "too large".into(),
+            })?,
     }))
 }
 
@@ -474,6 +486,24 @@ mod tests {
                 "JOBS_JWT_PUBLIC_KEY",
             ),
             (&[("JOBS_JWT_ALGORITHM", "ES256")], "JOBS_JWT_PUBLIC_KEY"),
+            (
+                &[
+                    ("JOBS_INTROSPECTION_URL", "https://idp.example/introspect"),
+                    ("JOBS_INTROSPECTION_MAX_PER_SECOND", "0"),
+                ],
+                "JOBS_INTROSPECTION_MAX_PER_SECOND",
+            ),
+            (
+                &[("JOBS_JWKS_URL", "https://idp.example/jwks.json")],
+                "JOBS_JWT_ISSUER",
+            ),
+            (
+                &[
+                    ("JOBS_JWKS_URL", "https://idp.example/jwks.json"),
+                    ("JOBS_JWT_ISSUER", "https://idp.example"),
+                ],
+                "JOBS_JWT_AUDIENCE",
+            ),
         ];
         for (pairs, name) in cases {
             let mut pairs = pairs.to_vec();

@@ -43,6 +43,9 @@ pub enum ApiError {
     /// `503`: the identity provider cannot be reached to check a token (its keys or its
     /// introspection endpoint).
     IdentityUnavailable,
+    /// `503`: a session token with no cached answer while this instance has asked the
+    /// provider as often as it may for now (`JOBS_INTROSPECTION_MAX_PER_SECOND`).
+    IdentityBusy,
     /// `500`: anything unexpected; the cause is logged, never returned.
     Internal,
 }
@@ -60,7 +63,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable | ApiError::IdentityUnavailable => {
+            ApiError::Unavailable | ApiError::IdentityUnavailable | ApiError::IdentityBusy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -86,6 +89,9 @@ impl ApiError {
             ApiError::IdentityUnavailable => {
                 json!("The identity provider cannot be reached to check this token, retry later")
             }
+            ApiError::IdentityBusy => {
+                json!("Too many new session tokens to check right now, retry later")
+            }
             ApiError::Internal => json!("Internal Server Error"),
         };
         let mut response = response::json(status, &json!({ "detail": detail }));
@@ -97,7 +103,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            ApiError::Throttled | ApiError::Unavailable => {
+            ApiError::Throttled | ApiError::Unavailable | ApiError::IdentityBusy => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -259,6 +259,24 @@ async fn hostile_tokens_are_401_and_write_nothing() {
             }),
         ),
         (
+            "no issuer",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+        ),
+        (
+            "no audience",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+        ),
+        ("null audience", with(&|c| c["aud"] = Value::Null)),
+        (
+            "an audience that is no string",
+            with(&|c| c["aud"] = json!(7)),
+        ),
+        ("an empty audience list", with(&|c| c["aud"] = json!([]))),
+        (
             "other key",
             sign(&good(), b"an-attackers-secret-an-attackers-secret"),
         ),

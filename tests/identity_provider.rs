@@ -158,6 +158,45 @@ async fn tokens_of_the_wrong_algorithm_issuer_audience_or_time_are_refused() {
     }
 }
 
+/// Any app of the provider gets tokens its key set verifies: only `iss` and `aud` make a
+/// token one of ours, so a token without them creates nothing, nor one without `exp`.
+#[tokio::test]
+async fn a_provider_token_without_iss_aud_or_exp_creates_nothing() {
+    let provider = IdentityProvider::start();
+    let k1 = TestKey::rsa("k1");
+    provider.publish(&[&k1]);
+    let app = jwks_app(&provider, "600").await;
+    let org = unique_org("claims");
+    let without = |claim: &str| {
+        let mut claims = provider_claims(&org);
+        claims.as_object_mut().unwrap().remove(claim);
+        k1.sign(&claims)
+    };
+    let mut early = provider_claims(&org);
+    early["nbf"] = json!(early["iat"].as_u64().unwrap() + 3_600);
+    let mut null_audience = provider_claims(&org);
+    null_audience["aud"] = json!(null);
+    let body = json!({"job_type": "crawl", "total_items": 1});
+    let refused = [
+        ("no aud (minted for another client)", without("aud")),
+        ("no iss", without("iss")),
+        ("no exp", without("exp")),
+        ("aud null", k1.sign(&null_audience)),
+        ("nbf an hour ahead", k1.sign(&early)),
+    ];
+    for (why, token) in refused {
+        let reply = send(&app, create_request(&token, &body)).await;
+        assert_eq!(reply.status, 401, "{why}: {}", reply.body);
+    }
+    assert_eq!(items_of(&client().await, &org).await, 0, "nothing written");
+    let accepted = send(
+        &app,
+        create_request(&k1.sign(&provider_claims(&org)), &body),
+    )
+    .await;
+    assert_eq!(accepted.status, 201, "{}", accepted.body);
+}
+
 #[tokio::test]
 async fn an_unreachable_provider_is_503_for_unknown_keys_and_known_keys_keep_working() {
     let provider = IdentityProvider::start();
@@ -187,11 +226,21 @@ async fn an_unreachable_provider_is_503_for_unknown_keys_and_known_keys_keep_wor
 
 /// An app that introspects opaque tokens at `provider`, reusing answers `cache` seconds.
 async fn introspecting_app(provider: &IdentityProvider, cache: &str) -> App {
+    limited_introspecting_app(provider, cache, "").await
+}
+
+/// The same, asking the provider at most `per_second` times a second (`""`: the default).
+async fn limited_introspecting_app(
+    provider: &IdentityProvider,
+    cache: &str,
+    per_second: &str,
+) -> App {
     app_with(&[
         ("JOBS_INTROSPECTION_URL", &provider.introspection_url()),
         ("JOBS_INTROSPECTION_CLIENT_ID", idp::CLIENT_ID),
         ("JOBS_INTROSPECTION_CLIENT_SECRET", idp::CLIENT_SECRET),
         ("JOBS_INTROSPECTION_CACHE_SECONDS", cache),
+        ("JOBS_INTROSPECTION_MAX_PER_SECOND", per_second),
         ("JOBS_ALLOWED_ORIGINS", "https://app.example.com"),
     ])
     .await
@@ -285,4 +334,66 @@ async fn without_introspection_an_opaque_session_cookie_is_401_saying_why() {
     assert_eq!(reply.status, 401);
     let detail = reply.body["detail"].as_str().unwrap();
     assert!(detail.contains("stytch_session_jwt"), "{detail}");
+}
+
+/// Random opaque tokens each cost the provider a call: a burst of them is held to the
+/// configured rate (the rest `503`, retry in a second), and a session whose answer is
+/// cached keeps working all along.
+#[tokio::test]
+async fn a_flood_of_unknown_tokens_is_bounded_and_cached_sessions_keep_working() {
+    const PER_SECOND: usize = 5;
+    let provider = IdentityProvider::start();
+    let org = unique_org("flood");
+    provider.add_session("session-real", claims(&org));
+    let app = limited_introspecting_app(&provider, "30", &PER_SECOND.to_string()).await;
+    assert_eq!(list_by_session(&app, "session-real").await.status, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await; // the bucket refills
+
+    let started = std::time::Instant::now();
+    let before = provider.introspections();
+    let flood: Vec<String> = (0..100)
+        .map(|_| format!("random-{}", uuid::Uuid::now_v7().simple()))
+        .collect();
+    let replies =
+        futures_util::future::join_all(flood.iter().map(|token| list_by_session(&app, token)))
+            .await;
+    let real = list_by_session(&app, "session-real").await;
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(real.status, 200, "the cached session, during the flood");
+
+    let calls = provider.introspections() - before;
+    let bound = PER_SECOND + (PER_SECOND as f64 * elapsed).ceil() as usize;
+    assert!(
+        calls <= bound,
+        "{calls} calls to the provider in {elapsed:.2} s"
+    );
+    let mut busy = 0;
+    for reply in &replies {
+        match reply.status.as_u16() {
+            401 => assert_eq!(reply.body["detail"], "Session is not active"),
+            503 => {
+                assert_eq!(reply.headers["retry-after"], "1", "{}", reply.body);
+                busy += 1;
+            }
+            other => panic!("{other}: {}", reply.body),
+        }
+    }
+    assert_eq!(
+        busy + calls,
+        100,
+        "each token was asked about or turned away"
+    );
+
+    // A refused token is remembered: asking again costs the provider nothing.
+    let asked = replies
+        .iter()
+        .position(|reply| reply.status == 401)
+        .unwrap();
+    let before = provider.introspections();
+    assert_eq!(list_by_session(&app, &flood[asked]).await.status, 401);
+    assert_eq!(
+        provider.introspections(),
+        before,
+        "a known refusal is cached"
+    );
 }

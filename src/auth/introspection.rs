@@ -1,7 +1,8 @@
 //! Opaque session tokens (the `stytch_session` cookie), checked with the identity
 //! provider's RFC 7662 introspection endpoint. Answers are reused for a short while per
 //! token (never past the token's expiry), keyed by the token's SHA-256 so that the
-//! cache holds no token.
+//! cache holds no token. Calls to the provider are bounded per instance (a token
+//! bucket), so that random tokens cannot spend the provider's rate limit through us.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,7 +14,7 @@ use super::fetch::{FetchError, Fetcher};
 use crate::config::IntrospectionConfig;
 use crate::decimal::Decimal;
 
-/// Enough for every live session of a busy container; past it, the cache starts over.
+/// Enough for every live session of a busy container: two generations of half of it.
 const MAX_ENTRIES: usize = 10_000;
 
 type Digest = [u8; 32];
@@ -26,26 +27,56 @@ pub enum Answer {
     Inactive,
 }
 
+/// Why a token has no answer.
+#[derive(Debug)]
+pub enum Unanswered {
+    /// This instance has asked the provider as often as it may for now.
+    Busy,
+    /// The provider gave no usable answer.
+    Failed(FetchError),
+}
+
+impl From<FetchError> for Unanswered {
+    fn from(error: FetchError) -> Self {
+        Unanswered::Failed(error)
+    }
+}
+
 pub struct Introspector {
     config: IntrospectionConfig,
-    cache: Mutex<HashMap<Digest, (Instant, Answer)>>,
+    state: Mutex<State>,
+}
+
+struct State {
+    cache: Cache,
+    calls: Bucket,
 }
 
 impl Introspector {
     pub fn new(config: IntrospectionConfig) -> Self {
+        let calls = Bucket::new(config.max_per_second, Instant::now());
         Introspector {
             config,
-            cache: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                cache: Cache::new(MAX_ENTRIES),
+                calls,
+            }),
         }
     }
 
-    pub async fn introspect(&self, token: &str, fetcher: &Fetcher) -> Result<Answer, FetchError> {
+    /// The cached answer, else the provider's, within the bound on calls to it. Refusals
+    /// are cached too: a token asked about again costs nothing until the answer expires.
+    pub async fn introspect(&self, token: &str, fetcher: &Fetcher) -> Result<Answer, Unanswered> {
         let digest = digest(token);
         let now = Instant::now();
-        if let Some((until, answer)) = self.cache.lock().await.get(&digest)
-            && now < *until
         {
-            return Ok(answer.clone());
+            let mut state = self.state.lock().await;
+            if let Some(answer) = state.cache.get(&digest, now) {
+                return Ok(answer);
+            }
+            if !state.calls.take(now) {
+                return Err(Unanswered::Busy);
+            }
         }
         let document = fetcher
             .post_form(
@@ -55,15 +86,87 @@ impl Introspector {
             )
             .await?;
         let (answer, lifetime) = read_answer(document, unix_now(), self.config.cache_for)?;
-        let mut cache = self.cache.lock().await;
-        if cache.len() >= MAX_ENTRIES {
-            cache.retain(|_, (until, _)| now < *until);
-            if cache.len() >= MAX_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(digest, (now + lifetime, answer.clone()));
+        self.state
+            .lock()
+            .await
+            .cache
+            .insert(digest, now + lifetime, answer.clone());
         Ok(answer)
+    }
+}
+
+/// A token bucket: `rate` calls a second, in bursts of up to `rate`.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32, now: Instant) -> Self {
+        let rate = f64::from(rate);
+        Bucket {
+            rate,
+            tokens: rate,
+            at: now,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.at = self.at.max(now);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// Answers by token digest, each until its own deadline, in two generations: new ones go
+/// into `recent`; when it holds half the capacity it becomes `older` (the previous
+/// `older` is dropped), and an answer found in `older` moves back to `recent`. So the
+/// answers inserted or used most recently are kept whatever comes in, in O(1), and a
+/// flood of tokens seen once pushes out only what nobody used meanwhile.
+struct Cache {
+    generation: usize,
+    recent: HashMap<Digest, (Instant, Answer)>,
+    older: HashMap<Digest, (Instant, Answer)>,
+}
+
+impl Cache {
+    fn new(capacity: usize) -> Self {
+        Cache {
+            generation: (capacity / 2).max(1),
+            recent: HashMap::new(),
+            older: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, digest: &Digest, now: Instant) -> Option<Answer> {
+        if let Some((until, answer)) = self.recent.get(digest) {
+            return (now < *until).then(|| answer.clone());
+        }
+        let (until, answer) = self.older.remove(digest)?;
+        if now >= until {
+            return None;
+        }
+        self.insert(*digest, until, answer.clone());
+        Some(answer)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.recent.len() + self.older.len()
+    }
+
+    fn insert(&mut self, digest: Digest, until: Instant, answer: Answer) {
+        if self.recent.len() >= self.generation && !self.recent.contains_key(&digest) {
+            self.older = std::mem::take(&mut self.recent);
+        }
+        self.older.remove(&digest);
+        self.recent.insert(digest, (until, answer));
     }
 }
 
@@ -158,6 +261,47 @@ mod tests {
             let (answer, _) = read_answer(document.clone(), 1_000, CACHE).unwrap();
             assert_eq!(answer, Answer::Inactive, "{document}");
         }
+    }
+
+    #[test]
+    fn the_cache_keeps_recent_entries_past_its_capacity() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        let key = |n: usize| -> Digest {
+            let mut digest = [0; 32];
+            digest[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            digest
+        };
+        let mut cache = Cache::new(100);
+        // A live session, used now and then, among a flood of tokens seen once.
+        cache.insert(key(0), later, Answer::Active(Claims::new()));
+        for n in 1..=1_000 {
+            cache.insert(key(n), later, Answer::Inactive);
+            if n % 20 == 0 {
+                assert!(cache.get(&key(0), now).is_some(), "the session, after {n}");
+            }
+        }
+        for n in 960..=1_000 {
+            assert_eq!(cache.get(&key(n), now), Some(Answer::Inactive), "entry {n}");
+        }
+        assert_eq!(cache.get(&key(1), now), None, "the oldest went first");
+        assert!(cache.len() <= 100, "{} entries", cache.len());
+        assert_eq!(cache.get(&key(1_000), later), None, "past its deadline");
+    }
+
+    #[test]
+    fn calls_are_bounded_per_second_in_bursts_of_the_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(5, start);
+        let burst = (0..20).filter(|_| bucket.take(start)).count();
+        assert_eq!(burst, 5);
+        let at = |millis| start + Duration::from_millis(millis);
+        assert!(!bucket.take(at(100)), "half a call refilled");
+        assert!(bucket.take(at(200)));
+        assert!(!bucket.take(at(200)));
+        let after_a_while = (0..20).filter(|_| bucket.take(at(60_000))).count();
+        assert_eq!(after_a_while, 5, "never more than one second's worth");
+        assert!(!bucket.take(start), "a clock read earlier refills nothing");
     }
 
     #[test]

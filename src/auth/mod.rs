@@ -23,7 +23,7 @@ use crate::config::{AuthConfig, ClaimNames, JwtConfig, JwtKeys};
 use crate::decimal::Decimal;
 use crate::error::ApiError;
 use fetch::Fetcher;
-use introspection::{Answer, Introspector};
+use introspection::{Answer, Introspector, Unanswered};
 use jwks::{KeyError, KeySet};
 pub use token::Credential;
 use token::{Carrier, Presented};
@@ -96,7 +96,7 @@ impl Authenticator {
     }
 
     /// Resolves the caller of `request`, or `401` / `403` / `422` (`503` when the
-    /// identity provider cannot be reached to tell).
+    /// identity provider cannot be reached to tell, or may not be asked again yet).
     pub async fn authenticate(&self, request: &Request) -> Result<(Caller, Credential), ApiError> {
         let (claims, credential) = match authorizer_claims(request) {
             Some(claims) => (claims, token::gateway_credential(request)),
@@ -134,7 +134,8 @@ impl Authenticator {
         {
             Ok(Answer::Active(claims)) => Ok(claims),
             Ok(Answer::Inactive) => Err(ApiError::Unauthenticated("Session is not active")),
-            Err(error) => {
+            Err(Unanswered::Busy) => Err(ApiError::IdentityBusy),
+            Err(Unanswered::Failed(error)) => {
                 tracing::warn!(reason = %error.0, "token introspection failed");
                 Err(ApiError::IdentityUnavailable)
             }
@@ -218,12 +219,19 @@ pub fn verify(
     // serde_json keeps numbers' text (`arbitrary_precision`, for `decimal`).
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
+    // jsonwebtoken checks `iss` and `aud` only when the token has them: a configured one
+    // must also be present, or a token minted for another client of the same provider
+    // (no `aud`) would pass.
     match &jwt.audience {
-        Some(audience) => validation.set_audience(&[audience]),
+        Some(audience) => {
+            validation.set_audience(&[audience]);
+            validation.required_spec_claims.insert("aud".into());
+        }
         None => validation.validate_aud = false,
     }
     if let Some(issuer) = &jwt.issuer {
         validation.set_issuer(&[issuer]);
+        validation.required_spec_claims.insert("iss".into());
     }
     let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)?.claims;
     check_dates(&claims, jsonwebtoken::get_current_timestamp())?;
@@ -490,12 +498,18 @@ mod tests {
         audience["aud"] = json!("other");
         let mut no_exp = good_claims();
         no_exp.as_object_mut().unwrap().remove("exp");
+        let mut no_iss = good_claims();
+        no_iss.as_object_mut().unwrap().remove("iss");
+        let mut no_aud = good_claims();
+        no_aud.as_object_mut().unwrap().remove("aud");
         for (why, token) in [
             ("expired", sign(expired, SECRET)),
             ("not yet valid", sign(early, SECRET)),
             ("wrong issuer", sign(issuer, SECRET)),
             ("wrong audience", sign(audience, SECRET)),
             ("no expiry", sign(no_exp, SECRET)),
+            ("no issuer", sign(no_iss, SECRET)),
+            ("no audience", sign(no_aud, SECRET)),
             (
                 "other key",
                 sign(good_claims(), b"another-secret-another-secret-xx"),
@@ -504,6 +518,22 @@ mod tests {
         ] {
             assert!(check(&token).is_err(), "{why} should be refused");
         }
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked_only_when_configured() {
+        let open = JwtConfig {
+            issuer: None,
+            audience: None,
+            ..jwt_config()
+        };
+        let mut bare = good_claims();
+        let object = bare.as_object_mut().unwrap();
+        object.remove("iss");
+        object.remove("aud");
+        let token = sign(bare, SECRET);
+        assert!(verify(&token, Algorithm::HS256, &key(), &open).is_ok());
+        assert!(check(&token).is_err());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The command runs as a plain child process (std, no async process support needed): a
 //! thread copies its standard output through and turns `::progress` lines into reports;
 //! the async side sends them (at most one a second, folded together), a heartbeat `{}`
-//! when nothing was sent for `--heartbeat` seconds, and the ending by exit status.
+//! when nothing was sent for `--heartbeat` seconds, and the ending by exit status. A
+//! report the client gave up on keeps its `Idempotency-Key` and body and goes again
+//! before anything newer ([`Unsent`]): it may have been applied with its answer lost.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -55,7 +57,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         Err(err) => {
             let text = format!("cannot run {}: {err}", program.display());
             eprintln!("jobs: {text}");
-            let _ = end(client, &job_id, ProgressReport::default(), Err(text)).await;
+            let _ = end(client, &job_id, None, ProgressReport::default(), Err(text)).await;
             let code = if err.kind() == std::io::ErrorKind::PermissionDenied {
                 126
             } else {
@@ -73,6 +75,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
 
     let heartbeat = heartbeat_every(args.heartbeat, job.heartbeat_timeout_seconds);
     let mut pending = ProgressReport::default();
+    let mut unsent: Option<Unsent> = None;
     let mut last_sent = Instant::now();
     let mut output_done = false;
     let mut ended_by_server = false;
@@ -105,7 +108,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
             } else {
                 Err(describe(status))
             };
-            return match end(client, &job_id, pending, outcome).await {
+            return match end(client, &job_id, unsent, pending, outcome).await {
                 Ok(()) => exit_code(status),
                 Err(err) => {
                     eprintln!("jobs: could not end job {job_id}: {err}");
@@ -120,7 +123,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         if ended_by_server {
             continue;
         }
-        let due = if !pending.is_empty() {
+        let due = if unsent.is_some() || !pending.is_empty() {
             last_sent.elapsed() >= REPORT_EVERY
         } else {
             last_sent.elapsed() >= heartbeat
@@ -128,9 +131,13 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         if !due || exited.is_some() {
             continue;
         }
-        let report = std::mem::take(&mut pending);
+        // A report given up on goes again, as it was, before anything newer.
+        let Unsent { key, report } = unsent.take().unwrap_or_else(|| Unsent {
+            key: jobs_client::new_key(),
+            report: std::mem::take(&mut pending),
+        });
         last_sent = Instant::now();
-        match client.report(&job_id, &report).await {
+        match client.report_with_key(&job_id, &report, &key).await {
             Ok(_) => {}
             Err(Error::Conflict(detail)) => {
                 // Cancelled (or ended) meanwhile: stop the work nobody wants any more.
@@ -138,10 +145,11 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
                 ended_by_server = true;
                 terminate(&child);
             }
-            Err(err @ Error::Unavailable(_)) => {
-                eprintln!("jobs: report failed, kept for the next one: {err}");
-                progress_line::merge(&mut pending, report);
+            Err(err @ Error::Unavailable(_)) if !report.is_empty() => {
+                eprintln!("jobs: report failed, to be sent again as it was: {err}");
+                unsent = Some(Unsent { key, report });
             }
+            Err(err @ Error::Unavailable(_)) => eprintln!("jobs: heartbeat failed: {err}"),
             Err(err) => eprintln!("jobs: report dropped: {err}"),
         }
     }
@@ -177,13 +185,26 @@ fn heartbeat_every(flag: f64, timeout_seconds: Option<u64>) -> Duration {
     Duration::from_secs_f64(seconds.max(0.1))
 }
 
-/// The last report: what is pending, and completed or failed with the reason.
+/// A report the client gave up on. Its first attempt may have been applied with the
+/// answer lost, so it is only ever sent again as it was, under its own key (the server
+/// then replays it instead of applying it twice); newer counts wait for a later report.
+struct Unsent {
+    key: String,
+    report: ProgressReport,
+}
+
+/// The last report: a report given up on first (the job is not ended while that one may
+/// still be missing), then what is pending, completed or failed with the reason.
 async fn end(
     client: &Client,
     job_id: &str,
+    unsent: Option<Unsent>,
     mut report: ProgressReport,
     outcome: Result<(), String>,
 ) -> Result<(), Error> {
+    if let Some(Unsent { key, report }) = unsent {
+        client.report_with_key(job_id, &report, &key).await?;
+    }
     match outcome {
         Ok(()) => report.mark_completed = Some(true),
         Err(reason) => report.mark_failed = Some(reason),

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jobs_client::{Client, JobResponse, JobStatus, JobStatusResponse, Page, ProgressReport};
 use serde_json::{Value, json};
 
+// The fault proxy of the server's tests, in front of the function here.
+#[allow(dead_code)] // the DynamoDB faults are not used here
+#[path = "../../../tests/common/proxy.rs"]
+mod proxy;
+
 const JOBS: &str = env!("CARGO_BIN_EXE_jobs");
 
 fn env(name: &str) -> String {
@@ -735,6 +740,64 @@ fn exec_attaches_heartbeats_and_stops_when_cancelled() {
     let out = wait_with_timeout(child, Duration::from_secs(20));
     assert_eq!(code(&out), 128 + 15, "SIGTERM: {}", text(&out));
     assert_eq!(t.job(&id).status, JobStatus::Cancelled);
+}
+
+/// A report that landed but whose answer was lost, and whose every retry then failed: the
+/// client gave up, yet the increments must not be applied a second time when `exec`
+/// sends them again.
+#[test]
+fn exec_counts_a_report_once_when_it_landed_and_the_client_gave_up() {
+    let t = Tenant::new();
+    let id = t.create("import", 12);
+    let proxy = proxy::Proxy::start(&env("JOBS_TEST_WATCH_URL"));
+    let gates = std::env::temp_dir().join(format!("jobs-exec-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir(&gates).unwrap();
+    let script = "until [ -e go1 ]; do sleep 0.05; done; echo '::progress processed=+5'; \
+        until [ -e go2 ]; do sleep 0.05; done; echo '::progress processed=+7'";
+    let child = t
+        .command(&[
+            "exec",
+            "--job",
+            &id,
+            "--heartbeat",
+            "3600",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("JOBS_API_URL", proxy.url())
+        .current_dir(&gates)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "waited too long for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("the job to start", &|| t.job(&id).started_at.is_some());
+
+    // The +5 report: its first attempt is applied and its answer lost, then the five
+    // retries the client allows find no connection.
+    let faults = || proxy.seen().iter().filter(|s| s.fault.is_some()).count();
+    proxy.arm(proxy::Fault::LoseAnswer, None, 1);
+    proxy.arm(proxy::Fault::Stop, None, 5);
+    std::fs::write(gates.join("go1"), "").unwrap();
+    until("the client to give up", &|| faults() == 6);
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(t.job(&id).processed_items, 5, "sent again, applied once");
+
+    std::fs::write(gates.join("go2"), "").unwrap();
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    let _ = std::fs::remove_dir_all(&gates);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let job = t.job(&id);
+    assert_eq!(job.processed_items, 12, "{}", text(&out));
+    assert_eq!(job.status, JobStatus::Completed);
 }
 
 #[test]

@@ -221,6 +221,10 @@ impl Client {
 
     /// `POST /api/jobs/{id}/progress` with `Prefer: return=minimal`, under a fresh
     /// `Idempotency-Key` kept for its retries. [`ProgressReport::default()`] is a heartbeat.
+    ///
+    /// After [`Error::Unavailable`] the report may still have been applied (its answer
+    /// lost): to try again later, send the same report with [`Client::report_with_key`]
+    /// under the same key, never its counts in a new report.
     pub async fn report(
         &self,
         job_id: &str,
@@ -229,7 +233,8 @@ impl Client {
         self.report_with_key(job_id, report, &new_key()).await
     }
 
-    /// [`Client::report`] under the caller's own `Idempotency-Key`.
+    /// [`Client::report`] under the caller's own `Idempotency-Key`: the same key and report
+    /// within 24 hours are applied once, however often they are sent.
     pub async fn report_with_key(
         &self,
         job_id: &str,
@@ -423,9 +428,11 @@ impl Client {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(retry::parse_retry_after);
-                    // A retry whose first attempt is still running on the server sees
-                    // the key in flight: waiting is the answer, not an error.
-                    let in_flight = attempt > 1 && answer.status == 409 && in_flight(&answer);
+                    // A key sent before — by an earlier attempt, or by an earlier call
+                    // with the caller's own key (`report_with_key`) — may still be
+                    // running on the server: waiting is the answer, not a conflict.
+                    let in_flight =
+                        idempotency_key.is_some() && answer.status == 409 && in_flight(&answer);
                     if retry::retryable_status(answer.status) || in_flight {
                         (Err(answer), retry_after)
                     } else {
@@ -442,6 +449,10 @@ impl Client {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => {
                     return Err(match outcome {
+                        // Still in flight: nothing is known to have failed; try later.
+                        Err(answer) if answer.status == 409 => Error::Unavailable(
+                            "the request with this Idempotency-Key is still in progress".into(),
+                        ),
                         Err(answer) => read::<T>(answer)
                             .err()
                             .unwrap_or_else(|| Error::Protocol("retry of a success".into())),
