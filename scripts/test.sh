@@ -33,6 +33,9 @@ log "metrics: template's alarms and dashboard vs the code (scripts/check_metrics
 log "partition-heat model rules (bench/test_heat_model.py)"
 "$VENV/bin/python" -m unittest discover -s bench -p 'test_heat_model.py'
 
+log "the local DynamoDB refuses what DynamoDB refuses (tests/test_dynamodb_server.py)"
+"$VENV/bin/python" -m pytest tests/test_dynamodb_server.py -q -p no:cacheprovider
+
 log "local DynamoDB (moto)"
 start_dynamodb ""   # "" = any free port
 # A fresh table name and JWT secret per run: nothing leaks between runs.
