@@ -32,7 +32,9 @@ make it keep DynamoDB's guarantees under concurrent clients. Usage:
    numbers (a count summed past DynamoDB's range), the update undone when refused. Inside
    a transaction an item's limits cancel it with a `ValidationError` reason at that
    action's index, as DynamoDB does. moto's own item-size check (its estimate, against
-   405,000 bytes, recomputed at every attribute set) is replaced by this one.
+   405,000 bytes, recomputed at every attribute set) is replaced by this one, and a Query
+   or Scan page ends at 1 MB of items sized as DynamoDB sizes them (moto: 1,000,000
+   bytes of its estimate).
 
 Everything else, the parsing, conditions, expressions, indexes and errors, is moto's.
 """
@@ -234,6 +236,8 @@ def main():
     DynamoDBBackend.update_item = update_item
     DynamoHandler.call_action = call_action
     LimitedSizeDict.__setitem__ = dict.__setitem__
+    Item.size = strict.item_read_size
+    models.table.RESULT_SIZE_LIMIT = strict.MAX_READ_BYTES
     # moto parses an UpdateExpression into a tree as deep as its clauses are many, and
     # deep-copies it: a few hundred SET clauses, still under DynamoDB's 4 KB, exceed
     # Python's default recursion limit (a 500 where DynamoDB answers). Room for the 4 KB.

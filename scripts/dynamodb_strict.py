@@ -47,9 +47,11 @@ MAX_NESTING = 32
 # CONSTRAINTS, "DynamoDB transactions": 100 actions (unique items), 4 MB of data.
 MAX_TRANSACT_ACTIONS = 100
 MAX_TRANSACT_BYTES = 4 * 1024 * 1024
-# CONSTRAINTS, "API-specific constraints": BatchGetItem 100 items, BatchWriteItem 25.
+# CONSTRAINTS, "API-specific constraints": BatchGetItem 100 items, BatchWriteItem 25; a
+# Query or Scan reads at most 1 MB before it returns a page.
 MAX_BATCH_GET = 100
 MAX_BATCH_WRITE = 25
+MAX_READ_BYTES = 1024 * 1024
 # DATA_TYPES, "Number": 38 digits of precision; magnitude 1E-130 .. 9.99...9E+125.
 MAX_DIGITS = 38
 MAX_EXPONENT = 125   # adjusted exponent (of the leading digit)
@@ -544,6 +546,35 @@ def stored_size(value, depth=1):
             )
         return 3 + sum(1 + stored_size(child, depth + 1) for child in value.value)
     return value_size({kind: value.value}, depth)
+
+
+def read_size(value):
+    """stored_size() without the checks, for what is already stored (ITEM_SIZES)."""
+    kind, inner = value.type, value.value
+    if kind == "S":
+        return len(inner) if inner.isascii() else len(inner.encode())
+    if kind == "N":
+        return number_size(inner)
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + 1 + read_size(child) for name, child in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + read_size(child) for child in inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "B":
+        return binary_size(inner)
+    if kind == "NS":
+        return sum(number_size(n) for n in inner)
+    if kind == "SS":
+        return sum(len(v.encode()) for v in inner)
+    return sum(binary_size(b) for b in inner)
+
+
+def item_read_size(item):
+    """A stored item's size as DynamoDB counts it toward a Query's or Scan's 1 MB
+    (CONSTRAINTS "API-specific constraints"): moto's own Item.size() leaves out the lists'
+    and maps' overhead and counts a number by its text."""
+    return sum(len(name.encode()) + read_size(value) for name, value in item.attrs.items())
 
 
 def check_updated(item, size_message="Item size to update has exceeded the maximum allowed size"):

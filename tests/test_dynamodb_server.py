@@ -300,6 +300,21 @@ class Strict(unittest.TestCase):
         query(1)
         self.refused(lambda: query(0), "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint")
 
+    @only_moto("dynalite sizes lists without DynamoDB's byte per element")
+    def test_a_query_page_ends_at_1_mb_of_items_sized_as_dynamodb_does(self):
+        # Each item: a 310,000-byte string and a list of 20,000 NULLs, 2 bytes each with
+        # its element byte (40,003 with the list's 3): ~350,020 bytes, so two fit in 1 MB
+        # (1,048,576) and three do not. moto's own estimate (1 byte a NULL, 1,000,000 a
+        # page) would fit three.
+        for i in range(3):
+            item = {**self.key("page", str(i)), "s": {"S": "x" * 310000}, "l": {"L": [{"NULL": True}] * 20000}}
+            client.put_item(TableName=self.table, Item=item)
+        page = client.query(
+            TableName=self.table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "page"}}
+        )
+        self.assertEqual(page["Count"], 2)
+        self.assertEqual(page["LastEvaluatedKey"], self.key("page", "1"))
+
     # ---- transactions (Constraints, "DynamoDB transactions"; API_TransactWriteItems) --------
 
     @only_moto("dynalite has no transactions")
