@@ -152,6 +152,7 @@ def update_item(self, table_name, key, *args, **kwargs):
         _restore(table, hash_value, range_value, saved)
         if shard is not None:
             del shard.items[mark:]
+        print(f"strict: UpdateItem result refused: {problem}", file=sys.stderr, flush=True)
         raise (ValidationError if _in_transaction else MockValidationException)(str(problem))
     return item
 
@@ -166,6 +167,8 @@ def call_action(self):
         try:
             check(self.params, self.dynamodb_backend)
         except strict.Refusal as refusal:
+            # In the server's log: which rule a test run hit, without reading the client's.
+            print(f"strict: {self._get_action()} refused: {refusal.message[:300]}", file=sys.stderr, flush=True)
             return 400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(refusal.body())
         except (JsonRESTError, LookupError, TypeError, AttributeError, ValueError):
             pass  # an unknown table or a malformed request: moto's own answer
