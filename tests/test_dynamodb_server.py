@@ -174,6 +174,18 @@ class Strict(unittest.TestCase):
             "Invalid UpdateExpression: An expression attribute value used in expression is not defined",
         )
 
+    @only_moto("dynalite does not limit the substitution variables")
+    def test_substitution_variables_over_2_mb_are_refused(self):
+        # A condition's value does not go into the item: only the 2 MB limit applies.
+        # ":v" (2 bytes) plus the string; the names map is empty.
+        put = lambda size: client.put_item(
+            TableName=self.table, Item=self.key("subst"), ConditionExpression="attribute_not_exists(pk) OR a <> :v",
+            ExpressionAttributeValues={":v": {"S": "x" * (size - 2)}},
+        )
+        put(2 * KB * KB)
+        client.delete_item(TableName=self.table, Key=self.key("subst"))
+        self.refused(lambda: put(2 * KB * KB + 1), "ExpressionAttributeNames and ExpressionAttributeValues exceed the maximum allowed size")
+
     @only_moto("dynalite does not check placeholder keys")
     def test_placeholder_keys_are_checked(self):
         def get(key):
