@@ -43,6 +43,7 @@ import copy
 import json
 import sys
 import threading
+import time
 
 import dynamodb_strict as strict
 import moto.dynamodb.models as models
@@ -225,7 +226,15 @@ class OneRequestAtATime:
 
     def __call__(self, environ, start_response):
         with self.lock:
-            return list(self.app(environ, start_response))
+            started = time.monotonic()
+            try:
+                return list(self.app(environ, start_response))
+            finally:
+                # Every other client waits meanwhile: a slow request is worth a line.
+                took = time.monotonic() - started
+                if took > 0.5:
+                    target = environ.get("HTTP_X_AMZ_TARGET", environ.get("PATH_INFO"))
+                    print(f"slow: {target} held the server {took:.2f} s", file=sys.stderr, flush=True)
 
 
 def main():
