@@ -36,6 +36,11 @@ make it keep DynamoDB's guarantees under concurrent clients. Usage:
    or Scan page ends at 1 MB of items sized as DynamoDB sizes them (moto: 1,000,000
    bytes of its estimate).
 
+7. No long pauses: objects alive for 1000 requests are frozen out of Python's full
+   garbage collections (over a whole test run's tables, one took 1-2 s under the lock,
+   past the function's 2 s DynamoDB timeout: the load check's 503s), and a request that
+   holds the server over 0.5 s is logged, as is every strict refusal.
+
 Everything else, the parsing, conditions, expressions, indexes and errors, is moto's.
 """
 import argparse
