@@ -11,7 +11,7 @@ cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
 log "tools (.tools/venv, .tools/sam-venv, chromium)"
-bash scripts/tools.sh --browser --sam
+bash scripts/tools.sh --browser --sam --dynalite
 
 log "cargo fmt --check"
 cargo fmt --check
@@ -32,6 +32,20 @@ log "metrics: template's alarms and dashboard vs the code (scripts/check_metrics
 "$VENV/bin/python" scripts/check_metrics.py template
 log "partition-heat model rules (bench/test_heat_model.py)"
 "$VENV/bin/python" -m unittest discover -s bench -p 'test_heat_model.py'
+
+log "the local DynamoDB refuses what DynamoDB refuses (tests/test_dynamodb_server.py)"
+"$VENV/bin/python" -m pytest tests/test_dynamodb_server.py -q -p no:cacheprovider
+# The same rules against dynalite, a stricter emulator, for those it implements (it has no
+# transactions): where both refuse, they must agree with each other and with DynamoDB.
+if [[ -x $ROOT/.tools/node/node_modules/.bin/dynalite ]]; then
+  log "the same rules against dynalite"
+  port=$(free_port)
+  spawn "$LOCAL_DIR/$LOG_PREFIX-dynalite.log" node "$ROOT/.tools/node/node_modules/.bin/dynalite" \
+    --port "$port" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
+  wait_port "$port" 30 "$SPAWNED_PID" || { tail -n 20 "$LOCAL_DIR/$LOG_PREFIX-dynalite.log" >&2; exit 1; }
+  STRICT_DYNAMODB_TARGET=dynalite STRICT_DYNAMODB_URL="http://127.0.0.1:$port" \
+    "$VENV/bin/python" -m pytest tests/test_dynamodb_server.py -q -p no:cacheprovider
+fi
 
 log "local DynamoDB (moto)"
 start_dynamodb ""   # "" = any free port

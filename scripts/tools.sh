@@ -7,16 +7,20 @@
 #   scripts/tools.sh --browser    # and Debian's chromium + chromium-driver (browser_tools.sh)
 #   scripts/tools.sh --sam        # and the AWS SAM CLI in .tools/sam-venv, from
 #                                 # tools/sam-requirements.lock (its pins clash with the venv's)
+#   scripts/tools.sh --dynalite   # and dynalite (a stricter DynamoDB emulator) in .tools/node,
+#                                 # from tools/package-lock.json; needs node and npm, and
+#                                 # says so and skips without them
 # The flags combine.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-sam=false
+sam=false dynalite=false
 for arg; do
   case $arg in
     --browser) bash "$ROOT/scripts/browser_tools.sh" ;;
     --sam) sam=true ;;
-    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam)" >&2; exit 2 ;;
+    --dynalite) dynalite=true ;;
+    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam, --dynalite)" >&2; exit 2 ;;
   esac
 done
 
@@ -67,4 +71,28 @@ PY
 install_venv "$ROOT/.tools/venv" "$ROOT/tools/requirements.lock"
 if $sam; then
   install_venv "$ROOT/.tools/sam-venv" "$ROOT/tools/sam-requirements.lock"
+fi
+
+# dynalite exactly as tools/package-lock.json pins it (npm ci), stamped like the venvs.
+# --ignore-scripts: no native build; dynalite keeps its tables in memory without one.
+if $dynalite; then
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "tools.sh: node/npm not found: dynalite not installed (the limit tests run against moto only)" >&2
+  else
+    NODE_DIR="$ROOT/.tools/node"
+    want="$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1) $(node --version)"
+    if [[ ! -f $NODE_DIR/.installed-from-lock || "$(<"$NODE_DIR/.installed-from-lock")" != "$want" ]]; then
+      echo "tools.sh: installing dynalite into .tools/node" >&2
+      out="$(mktemp)"
+      rm -rf "$NODE_DIR" && mkdir -p "$NODE_DIR"
+      cp "$ROOT/tools/package.json" "$ROOT/tools/package-lock.json" "$NODE_DIR/"
+      if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund --ignore-scripts) >"$out" 2>&1; then
+        cat "$out" >&2; rm -f "$out"
+        echo "error: tools.sh: installing tools/package-lock.json into .tools/node failed (output above)" >&2
+        exit 1
+      fi
+      rm -f "$out"
+      printf '%s\n' "$want" >"$NODE_DIR/.installed-from-lock"
+    fi
+  fi
 fi
