@@ -134,6 +134,15 @@ impl Store {
         {
             high = below.to_owned();
         }
+        if low > high {
+            // `created_after` at or past `created_before`, or a cursor already below
+            // `created_after`: no job lies between, and DynamoDB refuses a `BETWEEN`
+            // whose low end is above its high end.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let plan = IndexPlan::for_filter(organization_id, filter);
         let mut shards: Vec<ShardRead> = plan
             .shard_keys
@@ -208,8 +217,9 @@ impl Store {
         let now = crate::time::Timestamp::now();
         let jobs = items
             .iter()
-            .map(|item| item::to_job(item).map(|job| job.as_of(now)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|item| super::readable_job(item, "list"))
+            .map(|job| job.as_of(now))
+            .collect();
         Ok(Page {
             items: jobs,
             next: next.map(|id| Cursor::after(&format!("{JOB_CURSOR_PREFIX}{id}"))),

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 use super::item::{self, n, s};
 use super::keys::{self, IssueKind};
 use crate::job::{CountChange, Ending, JobStatus, JobUpdate};
+use crate::validation::MAX_COUNT;
 
 /// The parts of an `UpdateItem` (or of a transaction's `Update`).
 pub struct UpdateRequest {
@@ -61,6 +62,7 @@ pub fn request(
         ("warned_items", update.warned_items),
         ("total_items", update.total_items.map(CountChange::Set)),
     ];
+    let mut caps = Vec::new();
     for (name, change) in counts {
         match change {
             Some(CountChange::Set(value)) => {
@@ -70,6 +72,12 @@ pub fn request(
             Some(CountChange::Add(value)) => {
                 add.push(format!("{name} :{name}"));
                 values.insert(format!(":{name}"), n(value));
+                // The total stays within the cap, decided by this very write: two
+                // increments racing each other cannot both pass it.
+                caps.push(format!(
+                    " AND (attribute_not_exists({name}) OR {name} <= :{name}_room)"
+                ));
+                values.insert(format!(":{name}_room"), n(MAX_COUNT.saturating_sub(value)));
             }
             None => {}
         }
@@ -156,6 +164,7 @@ pub fn request(
         item::HEARTBEAT_DEADLINE.to_owned(),
     );
     values.insert(":now_seconds".into(), item::seconds(update.now));
+    condition.extend(caps);
     if let Some(expected) = update.expected {
         condition.push_str(
             " AND failed_items = :expected_failed AND warned_items = :expected_warned \
