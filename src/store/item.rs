@@ -339,6 +339,25 @@ mod tests {
     use crate::job::NewJob;
     use serde_json::json;
 
+    #[test]
+    fn counts_past_the_cap_are_read_as_the_cap_and_other_numbers_are_refused() {
+        let read = |text: &str| {
+            let item = Item::from([("n".to_owned(), AttributeValue::N(text.into()))]);
+            count(&item, "n")
+        };
+        assert_eq!(read("0"), Ok(0));
+        assert_eq!(read("9007199254740991"), Ok(MAX_COUNT));
+        assert_eq!(read("27021597764222973"), Ok(MAX_COUNT));
+        assert_eq!(read("18446744073709551616000"), Ok(MAX_COUNT));
+        for bad in ["-1", "1.5", "1E+30", ""] {
+            let error = read(bad).unwrap_err();
+            assert!(
+                !error.0.contains(bad) || bad.is_empty(),
+                "no content logged: {error:?}"
+            );
+        }
+    }
+
     fn sample() -> Job {
         let new = NewJob {
             job_type: "crawl".into(),

@@ -378,6 +378,70 @@ mod tests {
         assert_eq!(history_puts("t", "org", "job", &update).unwrap().len(), 2);
     }
 
+    /// DynamoDB refuses an expression past 4 KB: the longest report (every field, the
+    /// most `metadata_patch` keys, long key names, `stage` and `message` on top) stays
+    /// below it, update and condition each.
+    #[test]
+    fn the_longest_report_fits_dynamodbs_expression_limit() {
+        let max = crate::routes::report_progress::MAX_PATCH_KEYS;
+        let patch: serde_json::Map<String, serde_json::Value> = (0..max)
+            .map(|i| (format!("a-long-metadata-key-name-{i:05}"), json!(i)))
+            .collect();
+        let issue = JobIssue {
+            entity_key: "k".into(),
+            entity_type: "row".into(),
+            error_type: "t".into(),
+            message: "m".into(),
+            timestamp: Timestamp::from_millis(0),
+            details: None,
+            step: None,
+        };
+        let mut update = update(ProgressReport {
+            mark_started: true,
+            processed_items_increment: Some(1),
+            failed_items_increment: Some(1),
+            total_items: Some(5),
+            stage: Some("s".into()),
+            message: Some("m".into()),
+            metadata_patch: patch,
+            error: Some(issue.clone()),
+            warning: Some(issue),
+            mark_failed: Some("boom".into()),
+            ..Default::default()
+        });
+        update.expected = Some(ExpectedCounts {
+            failed_items: 0,
+            warned_items: 0,
+            warning_count: 0,
+        });
+        let request = request("org", "job", &update, "r1");
+        assert_eq!(request.names.len(), max + 2 + 3);
+        for expression in [&request.update_expression, &request.condition_expression] {
+            assert!(expression.len() < 4_000, "{} bytes", expression.len());
+        }
+        assert_placeholders_match(&request);
+    }
+
+    #[test]
+    fn an_increment_lands_only_while_the_total_stays_within_the_cap() {
+        let report = ProgressReport {
+            processed_items_increment: Some(10),
+            processed_items: None,
+            ..Default::default()
+        };
+        let request = request("org", "job", &update(report), "r1");
+        assert!(
+            request.condition_expression.ends_with(
+                " AND (attribute_not_exists(processed_items) \
+                 OR processed_items <= :processed_items_room)"
+            ),
+            "{}",
+            request.condition_expression
+        );
+        assert_eq!(request.values[":processed_items_room"], n(MAX_COUNT - 10));
+        assert_placeholders_match(&request);
+    }
+
     #[test]
     fn cancel_sets_the_status_and_completion_time() {
         let request = request(
