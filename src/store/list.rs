@@ -363,10 +363,7 @@ impl Store {
         } else {
             page.last_evaluated_sort_key
         };
-        let issues = entries
-            .into_iter()
-            .map(|entry| entry.issue)
-            .collect::<Result<Vec<_>, _>>()?;
+        let issues = entries.into_iter().filter_map(readable_issue).collect();
         Ok(Page {
             items: issues,
             next: next.map(|sk| Cursor::after(&sk)),
@@ -385,14 +382,28 @@ impl Store {
             .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
             .limit(cap as i32);
-        let mut issues = history_answer::send(query)
+        let mut issues: Vec<RecordedIssue> = history_answer::send(query)
             .await?
             .entries
             .into_iter()
-            .map(|entry| entry.issue)
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(readable_issue)
+            .collect();
         issues.reverse();
         Ok(issues)
+    }
+}
+
+/// A history item as answers show it, or `None` (logged by key, counted) when this
+/// version cannot read it: the job and the rest of its history stay readable.
+fn readable_issue(entry: history_answer::HistoryEntry) -> Option<RecordedIssue> {
+    match entry.issue {
+        Ok(issue) => Some(issue),
+        Err(super::BadItem(reason)) => {
+            let key = entry.sort_key.unwrap_or_default();
+            tracing::warn!(%key, %reason, "unreadable history item skipped");
+            crate::metrics::count(crate::metrics::Counter::UnreadableItem);
+            None
+        }
     }
 }
 
