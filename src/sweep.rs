@@ -35,7 +35,8 @@ pub struct SweepReport {
     pub forgotten: usize,
     /// Endings that lost to a write that landed first (a report, a cancel, another sweep).
     pub lost_races: usize,
-    /// Jobs left for the next sweep after an error, and whether every shard was read.
+    /// Jobs left for the next sweep after an error (a shard whose due entries could not
+    /// be read counts one), and whether every shard was read.
     pub failed: usize,
     /// Due jobs this version could not read: skipped, logged and counted
     /// (`UnreadableItems`); the rest of their shard goes on.
@@ -83,7 +84,9 @@ async fn sweep_shard(
         let page = match store.due_jobs(shard, now, start, PAGE).await {
             Ok(page) => page,
             Err(error) => {
+                // A failure like a job's: the function fails and its alarm counts it.
                 tracing::error!(shard, ?error, "sweep: reading due jobs failed");
+                report.failed += 1;
                 return report;
             }
         };

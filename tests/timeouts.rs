@@ -549,3 +549,27 @@ async fn an_unreadable_job_never_stops_the_sweep_of_its_shard() {
     let again = w.sweep().await;
     assert_eq!((again.ended, again.unreadable), (0, 1), "{again:?}");
 }
+
+/// A shard whose due entries cannot be read (DynamoDB throttles its query past the
+/// SDK's retries) is a failure the sweep reports (its function then fails, and
+/// `SweepErrorsAlarm` counts it), not a quiet success; the next sweep ends the job.
+#[tokio::test]
+async fn a_shard_the_sweep_cannot_read_counts_as_a_failure() {
+    let w = world().await;
+    let id = w.create(json!({"timeout_seconds": 1})).await;
+    sleep_ms(1_200).await;
+    let proxy = Proxy::start(&common::env("AWS_ENDPOINT_URL_DYNAMODB"));
+    let proxied = Store::new(common::client_behind(&proxy).await, &w.table);
+    proxy.arm(
+        Fault::Throttle(common::proxy::THROTTLING),
+        Some("Query"),
+        1_000,
+    );
+    let report = sweep::run(&proxied, Timestamp::now(), Duration::from_secs(30)).await;
+    assert_eq!(report.ended, 0, "{report:?}");
+    assert_eq!(report.failed, 16, "every shard unread: {report:?}");
+    assert!(!report.finished);
+    proxy.pass();
+    assert_eq!(w.sweep().await.ended, 1);
+    assert_eq!(w.stored_status(&id).await, "failed");
+}
