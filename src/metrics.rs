@@ -39,6 +39,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("DynamoDbTimeouts", "Count"),
     ("ConditionalCheckConflicts", "Count"),
     ("IdempotentReplays", "Count"),
+    ("UnreadableItems", "Count"),
 ];
 
 /// Something the store or a route noticed, counted once per occurrence.
@@ -52,6 +53,8 @@ pub enum Counter {
     ConditionalCheckConflict,
     /// A request with a used `Idempotency-Key` answered from its record.
     IdempotentReplay,
+    /// A stored item this version cannot read, skipped (or, read alone, refused).
+    UnreadableItem,
 }
 
 /// What one request did, beyond its route, status and latency.
@@ -61,6 +64,7 @@ pub struct Tally {
     pub dynamodb_timeouts: u32,
     pub conditional_check_conflicts: u32,
     pub idempotent_replays: u32,
+    pub unreadable_items: u32,
     /// The type of the job this request created.
     pub created: Option<String>,
     /// The job this request ended: its type, final status and duration.
@@ -102,6 +106,7 @@ pub fn count(counter: Counter) {
             Counter::DynamoDbTimeout => &mut tally.dynamodb_timeouts,
             Counter::ConditionalCheckConflict => &mut tally.conditional_check_conflicts,
             Counter::IdempotentReplay => &mut tally.idempotent_replays,
+            Counter::UnreadableItem => &mut tally.unreadable_items,
         };
         *field += 1;
     });
@@ -171,6 +176,7 @@ pub fn request_line(facts: &RequestFacts<'_>, tally: &Tally) -> String {
         json!(tally.conditional_check_conflicts),
     );
     line.insert("IdempotentReplays".into(), json!(tally.idempotent_replays));
+    line.insert("UnreadableItems".into(), json!(tally.unreadable_items));
 
     let request_metrics = |names: &[&str]| -> Value {
         json!(
@@ -194,6 +200,7 @@ pub fn request_line(facts: &RequestFacts<'_>, tally: &Tally) -> String {
                 "DynamoDbTimeouts",
                 "ConditionalCheckConflicts",
                 "IdempotentReplays",
+                "UnreadableItems",
             ]),
         }),
     ];
@@ -233,6 +240,34 @@ pub fn ending_line(
         line.insert((*key).into(), json!(value));
     }
     let directive = ending_directive(&mut line, ending);
+    line.insert(
+        "_aws".into(),
+        json!({"Timestamp": at.millis(), "CloudWatchMetrics": [directive]}),
+    );
+    Value::Object(line).to_string()
+}
+
+/// The line of items skipped as unreadable outside a request (the sweep's jobs, the
+/// events function's stream records): `UnreadableItems` as a request line counts them.
+pub fn unreadable_line(
+    at: Timestamp,
+    message: &str,
+    unreadable: usize,
+    properties: &[(&str, &str)],
+) -> String {
+    let mut line = Map::new();
+    line.insert("timestamp".into(), json!(at.to_string()));
+    line.insert("level".into(), json!("WARN"));
+    line.insert("message".into(), json!(message));
+    for (key, value) in properties {
+        line.insert((*key).into(), json!(value));
+    }
+    line.insert("UnreadableItems".into(), json!(unreadable));
+    let directive = json!({
+        "Namespace": NAMESPACE,
+        "Dimensions": [[]],
+        "Metrics": [{"Name": "UnreadableItems", "Unit": unit("UnreadableItems")}],
+    });
     line.insert(
         "_aws".into(),
         json!({"Timestamp": at.millis(), "CloudWatchMetrics": [directive]}),
@@ -346,6 +381,7 @@ mod tests {
             count(Counter::ConditionalCheckConflict);
             count(Counter::ConditionalCheckConflict);
             count(Counter::IdempotentReplay);
+            count(Counter::UnreadableItem);
             job_created("crawl");
             job_ended(JobEnded {
                 job_type: "crawl".into(),
@@ -389,6 +425,17 @@ mod tests {
         assert_eq!(line["final_status"], "failed");
         assert_eq!(line["job_id"], "j-1");
         assert_eq!(line["message"], "sweep: job ended");
+    }
+
+    #[test]
+    fn items_skipped_outside_a_request_are_counted_as_in_one() {
+        let at = Timestamp::from_millis(1_764_000_000_000);
+        let text = unreadable_line(at, "sweep: unreadable job skipped", 2, &[("shard", "7")]);
+        let line = parse(&text);
+        assert_valid_emf(&line);
+        assert_eq!(line["UnreadableItems"], 2);
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["shard"], "7");
     }
 
     #[test]

@@ -35,8 +35,12 @@ pub struct SweepReport {
     pub forgotten: usize,
     /// Endings that lost to a write that landed first (a report, a cancel, another sweep).
     pub lost_races: usize,
-    /// Jobs left for the next sweep after an error, and whether every shard was read.
+    /// Jobs left for the next sweep after an error (a shard whose due entries could not
+    /// be read counts one), and whether every shard was read.
     pub failed: usize,
+    /// Due jobs this version could not read: skipped, logged and counted
+    /// (`UnreadableItems`); the rest of their shard goes on.
+    pub unreadable: usize,
     pub finished: bool,
 }
 
@@ -58,6 +62,7 @@ pub async fn run(store: &Store, now: Timestamp, budget: Duration) -> SweepReport
             forgotten: total.forgotten + shard.forgotten,
             lost_races: total.lost_races + shard.lost_races,
             failed: total.failed + shard.failed,
+            unreadable: total.unreadable + shard.unreadable,
             finished: total.finished && shard.finished,
         },
     )
@@ -79,11 +84,25 @@ async fn sweep_shard(
         let page = match store.due_jobs(shard, now, start, PAGE).await {
             Ok(page) => page,
             Err(error) => {
+                // A failure like a job's: the function fails and its alarm counts it.
                 tracing::error!(shard, ?error, "sweep: reading due jobs failed");
+                report.failed += 1;
                 return report;
             }
         };
         report.entries += page.entries;
+        if page.unreadable > 0 {
+            report.unreadable += page.unreadable;
+            let shard = shard.to_string();
+            let properties = [("shard", shard.as_str())];
+            let line = metrics::unreadable_line(
+                now,
+                "sweep: unreadable jobs skipped",
+                page.unreadable,
+                &properties,
+            );
+            println!("{line}");
+        }
         for job in &page.jobs {
             let done = match job.sweep_action(now) {
                 SweepAction::End(expiry) => match store.end_overdue(job, &expiry, now).await {

@@ -85,6 +85,17 @@ pub fn body_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
     }
 }
 
+/// A count that is within [`MAX_COUNT`] alone but passes it together with `what`.
+pub fn count_past_limit(loc: &[&str], value: &Value, what: &str) -> FieldError {
+    FieldError::new(
+        "less_than_equal",
+        loc,
+        format!("Input should be less than or equal to {MAX_COUNT} {what}"),
+        value,
+    )
+    .with_ctx(json!({ "le": MAX_COUNT }))
+}
+
 /// A JSON integer in `0..=MAX_COUNT`: not `1.5`, not `1.0`, not `"3"`, not `true`.
 pub fn count(value: &Value, loc: &[&str]) -> Result<u64, FieldError> {
     let int_type = || FieldError::new("int_type", loc, "Input should be a valid integer", value);
@@ -259,10 +270,12 @@ pub fn object(
         let reason = format!("larger than {} bytes as JSON", limits.max_bytes);
         return Err(FieldError::value_error(loc, &reason, &json!({})));
     }
-    if has_empty_key(value) {
+    if let Some(path) = empty_key_path(value) {
         // DynamoDB cannot name an empty attribute in an update, nor read one back reliably.
-        let reason = "has an empty key (keys must be at least one character)";
-        return Err(FieldError::value_error(loc, reason, value));
+        let reason = "is an empty key (keys must be at least one character)";
+        let mut error = FieldError::value_error(loc, reason, &Value::String(String::new()));
+        error.loc.extend(path);
+        return Err(error);
     }
     Ok(map)
 }
@@ -275,14 +288,22 @@ fn depth(value: &Value) -> usize {
     }
 }
 
-fn has_empty_key(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, value)| key.is_empty() || has_empty_key(value)),
-        Value::Array(items) => items.iter().any(has_empty_key),
-        _ => false,
-    }
+/// Where the first empty key is: the keys and indices down to it, itself last.
+fn empty_key_path(value: &Value) -> Option<Vec<Value>> {
+    let (step, mut rest) = match value {
+        Value::Object(map) => map.iter().find_map(|(key, value)| {
+            if key.is_empty() {
+                return Some((Value::from(""), Vec::new()));
+            }
+            empty_key_path(value).map(|rest| (Value::from(key.as_str()), rest))
+        })?,
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+            empty_key_path(item).map(|rest| (Value::from(index), rest))
+        })?,
+        _ => return None,
+    };
+    rest.insert(0, step);
+    Some(rest)
 }
 
 /// `(type, loc joined by '.')` of each problem of a refused request, for tests.
@@ -421,11 +442,12 @@ mod tests {
             object(&json!({"": 1}), LOC, limits).unwrap_err().kind,
             "value_error"
         );
+        let nested = object(&json!({"a": [{"b": 1, "": 1}]}), LOC, limits).unwrap_err();
+        assert_eq!(nested.kind, "value_error");
         assert_eq!(
-            object(&json!({"a": [{"": 1}]}), LOC, limits)
-                .unwrap_err()
-                .kind,
-            "value_error"
+            loc_text(&nested.loc),
+            "body.total_items.a.0.",
+            "at the empty key's path"
         );
     }
 

@@ -817,3 +817,28 @@ async fn slow_dynamodb() {
     ])
     .await;
 }
+
+/// A transaction DynamoDB throttles comes back cancelled, with `ThrottlingError`
+/// reasons (no `ThrottlingException`, no SDK retry): `429` with `Retry-After` as any
+/// throttle (it was a `500`), counted as a throttle, and nothing written.
+#[tokio::test]
+async fn a_throttled_transaction_is_429_and_writes_nothing() {
+    let rig = rig("f-cancel-throttled").await;
+    let job = rig.job().await;
+    rig.proxy
+        .arm(Fault::CancelThrottled, Some("TransactWriteItems"), ALWAYS);
+    let reply = rig.progress(&job, None, &item_error()).await;
+    assert_retry_later(&reply, 429, &rig);
+    let reply = rig
+        .progress(
+            &job,
+            Some("throttled-key"),
+            &json!({"processed_items_increment": 1}),
+        )
+        .await;
+    assert_retry_later(&reply, 429, &rig);
+    rig.proxy.pass();
+    assert_eq!(rig.errors(&job).await, 0);
+    assert_eq!(rig.number(&job, "failed_items").await, 0);
+    assert_eq!(rig.number(&job, "processed_items").await, 0);
+}

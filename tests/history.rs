@@ -139,3 +139,62 @@ async fn history_cursors_are_checked() {
         assert_eq!(reply.body["detail"][0]["loc"][0], "query");
     }
 }
+
+/// A history item this version cannot read (its message not a string: a hand edit, a
+/// later version's rollback) fails neither the job's `GET` nor its `/errors` pages: it is
+/// skipped and counted (`UnreadableItems`), the rest shown in order.
+#[tokio::test]
+async fn an_unreadable_history_item_is_skipped_and_the_rest_shown() {
+    let app = app().await;
+    let client = client().await;
+    let caller = Tenant::new("history-bad");
+    let job_id = caller
+        .create_id(&app, json!({"job_type": "import", "total_items": 3}))
+        .await;
+    for n in 0..3 {
+        let error =
+            json!({"entity_key": format!("row-{n}"), "error_type": "parse", "message": "bad"});
+        let reply = caller
+            .progress(&app, &job_id, json!({"error": error}))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let mut items = history_items(&client, &caller.org, &job_id).await;
+    items.sort_by_key(|item| format!("{:?}", item["sk"]));
+    client
+        .update_item()
+        .table_name(env("JOBS_TABLE_NAME"))
+        .key("pk", items[1]["pk"].clone())
+        .key("sk", items[1]["sk"].clone())
+        .update_expression("SET message = :n")
+        .expression_attribute_values(":n", n(7))
+        .send()
+        .await
+        .expect("spoiling a history item");
+    let keys = |errors: &serde_json::Value| -> Vec<String> {
+        errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["entity_key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let job = send(&app, caller.get(&format!("/api/jobs/{job_id}"))).await;
+    assert_eq!(job.status, 200, "{}", job.body);
+    assert_eq!(keys(&job.body["errors"]), ["row-0", "row-2"]);
+    for limit in [1, 100] {
+        let mut shown = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let path = format!("/api/jobs/{job_id}/errors?limit={limit}{cursor}");
+            let page = send(&app, caller.get(&path)).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            shown.extend(keys(&page.body["items"]));
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(shown, ["row-0", "row-2"], "limit {limit}");
+    }
+}

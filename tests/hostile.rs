@@ -386,3 +386,132 @@ async fn permissions_are_enforced_on_every_route() {
         (json!("pending"), json!(0))
     );
 }
+
+/// `metadata_patch` within its 16 KiB but with a few hundred keys made an update
+/// expression past DynamoDB's 4 KB (a `500` against the strict local DynamoDB); an
+/// empty key is an empty attribute name. Both are `422` at their place now, writing
+/// nothing; 100 keys (the documented most) still land.
+#[tokio::test]
+async fn metadata_patches_dynamodb_cannot_take_are_refused_at_their_path() {
+    let app = app().await;
+    let t = Tenant::new("patch-limits");
+    let id = t
+        .create_id(&app, json!({"job_type": "crawl", "total_items": 1}))
+        .await;
+    let keys = |n: usize| -> Value {
+        (0..n)
+            .map(|i| (format!("key{i:03}"), json!(i)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let path = format!("/api/jobs/{id}/progress");
+    let before = stored_item(&client().await, &t.org, &id).await;
+    let reply = refused(
+        &app,
+        &t,
+        t.post(&path, &json!({"metadata_patch": keys(300)})),
+        422,
+        1,
+    )
+    .await;
+    assert_eq!(
+        reply.body["detail"][0]["loc"],
+        json!(["body", "metadata_patch"])
+    );
+    assert!(
+        reply.body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("100 keys")
+    );
+    for (patch, loc) in [
+        (json!({"": 1}), json!(["body", "metadata_patch", ""])),
+        (
+            json!({"a": {"b": [{"": 1}]}}),
+            json!(["body", "metadata_patch", "a", "b", 0, ""]),
+        ),
+    ] {
+        let reply = refused(
+            &app,
+            &t,
+            t.post(&path, &json!({"metadata_patch": patch})),
+            422,
+            1,
+        )
+        .await;
+        assert_eq!(reply.body["detail"][0]["loc"], loc, "{patch}");
+    }
+    assert_eq!(stored_item(&client().await, &t.org, &id).await, before);
+    let reply = send(
+        &app,
+        t.post(
+            &path,
+            &json!({"metadata_patch": keys(100), "stage": "s", "message": "m"}),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["metadata"].as_object().unwrap().len(), 102);
+}
+
+/// Metadata grown report by report to DynamoDB's 400 KB item limit: the report that
+/// would pass it is the documented `409` and writes nothing, whether it is one update
+/// or a transaction (an error, a warning or an `Idempotency-Key` make one; DynamoDB
+/// then cancels it with a `ValidationError` reason, which was a `500`).
+#[tokio::test]
+async fn a_report_past_the_item_limit_is_409_in_an_update_and_in_a_transaction() {
+    let app = app().await;
+    let client = client().await;
+    let t = Tenant::new("item-limit");
+    let id = t
+        .create_id(&app, json!({"job_type": "crawl", "total_items": 1}))
+        .await;
+    let path = format!("/api/jobs/{id}/progress");
+    let text = "x".repeat(16_000);
+    let mut patches = 0;
+    let refused_plain = loop {
+        let body = json!({"metadata_patch": {format!("k{patches:03}"): text}});
+        let reply = send(&app, t.post(&path, &body)).await;
+        if reply.status != 200 {
+            break reply;
+        }
+        patches += 1;
+        assert!(patches < 40, "400 KB is about 25 patches of 16 KB");
+    };
+    assert_eq!(refused_plain.status, 409, "{}", refused_plain.body);
+    assert!(patches >= 20, "{patches}");
+    let before = stored_item(&client, &t.org, &id).await;
+    let error = json!({"entity_key": "row-1", "entity_type": "row", "error_type": "parse", "message": "bad"});
+    let body = json!({"metadata_patch": {"more": text}, "error": error});
+    let in_transaction = send(&app, t.post(&path, &body)).await;
+    assert_eq!(in_transaction.status, 409, "{}", in_transaction.body);
+    assert!(
+        in_transaction.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("item size limit"),
+        "{}",
+        in_transaction.body
+    );
+    let keyed = request(
+        "POST",
+        &path,
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &t.auth),
+            ("idempotency-key", "past-the-limit"),
+        ],
+        &json!({"metadata_patch": {"more": text}}).to_string(),
+    );
+    let reply = send(&app, keyed).await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert_eq!(
+        stored_item(&client, &t.org, &id).await,
+        before,
+        "nothing written"
+    );
+    assert!(history_items(&client, &t.org, &id).await.is_empty());
+    // The job still takes what fits (a heartbeat changes no attribute's size).
+    let reply = send(&app, t.post(&path, &json!({}))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

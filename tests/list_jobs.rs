@@ -323,3 +323,152 @@ async fn a_sparse_filter_never_returns_an_older_job_before_a_newer_one() {
     let query = "status=pending&triggered_by=alice&limit=1";
     assert_eq!(all_ids(&app, &caller, query).await, expected);
 }
+
+/// `created_after` at or past `created_before`, or a cursor already below
+/// `created_after`, select nothing: an empty last page, not a `BETWEEN` DynamoDB refuses
+/// (low end above high end: a `500` against the strict local DynamoDB before).
+#[tokio::test]
+async fn an_empty_created_range_is_an_empty_page() {
+    let app = app().await;
+    let caller = Tenant::new("list-range");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            caller
+                .create_id(&app, json!({"job_type": "crawl", "total_items": 1}))
+                .await,
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let after = "2026-11-28T12:00:00.500Z";
+    for query in [
+        format!("created_after={after}&created_before={after}"),
+        format!("created_after={after}&created_before=2026-11-28T12:00:00.499Z"),
+        format!("created_after={after}&created_before=2026-11-28T12:00:00.501Z"),
+        "created_after=2100-01-01T00:00:00Z&created_before=2000-01-01T00:00:00Z".to_owned(),
+    ] {
+        let reply = page(&app, &caller, &query).await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        assert_eq!(
+            reply.body,
+            json!({"items": [], "next_cursor": null}),
+            "{query}"
+        );
+    }
+    // A cursor from a listing of every job, used with a bound above its position.
+    let first = page(&app, &caller, "limit=1").await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let created: Vec<String> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["created_at"].as_str().unwrap().to_owned())
+        .collect();
+    let query = format!("created_after={}&cursor={cursor}", created[0]);
+    let reply = page(&app, &caller, &query).await;
+    assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+    assert_eq!(reply.body, json!({"items": [], "next_cursor": null}));
+    assert_eq!(all_ids(&app, &caller, "limit=2").await.len(), 3);
+}
+
+/// One job item this version cannot read (a status it does not know) never fails a
+/// page: it is skipped (logged, counted in `UnreadableItems`), every other job is
+/// listed, in order, on every page. Its own GET is a `500` for it alone.
+#[tokio::test]
+async fn an_unreadable_job_is_skipped_and_the_page_goes_on() {
+    let app = app().await;
+    let client = client().await;
+    let caller = Tenant::new("list-bad");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(
+            caller
+                .create_id(&app, json!({"job_type": "crawl", "total_items": 1}))
+                .await,
+        );
+    }
+    let bad = ids.remove(2);
+    spoil_job(&client, &env("JOBS_TABLE_NAME"), &caller.org, &bad, &[]).await;
+    ids.reverse();
+    for query in ["limit=20", "limit=1", "limit=2", "job_type=crawl&limit=3"] {
+        assert_eq!(all_ids(&app, &caller, query).await, ids, "{query}");
+    }
+    let reply = send(&app, caller.get(&format!("/api/jobs/{bad}"))).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    let reply = send(&app, caller.get(&format!("/api/jobs/{}", ids[0]))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// Lambda's limit on a function's answer: 6 MB, the invocation's whole JSON, in which
+/// the body travels as a JSON string (each `"` and `\` escaped again).
+const LAMBDA_RESPONSE_LIMIT: usize = 6_291_556;
+
+/// What a page's items may take (`routes::list_jobs::PAGE_BUDGET_BYTES`, 5 MiB).
+const PAGE_BUDGET: usize = 5 * 1024 * 1024;
+
+/// The size of a page's body as Lambda carries it.
+fn carried_size(body: &Value) -> usize {
+    serde_json::to_string(&body.to_string()).unwrap().len()
+}
+
+/// The issue's case: metadata grown patch by patch (quote-heavy text, which JSON
+/// escapes, twice on its way through Lambda) makes ten jobs whose default page was
+/// past Lambda's 6 MB, which API Gateway answers `502`. Every page now stops before the
+/// budget with a cursor, even short of `limit`, and paging returns every job once, in
+/// order.
+#[tokio::test]
+async fn pages_stay_under_lambdas_response_limit() {
+    let app = app().await;
+    let caller = Tenant::new("list-big");
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(
+            caller
+                .create_id(&app, json!({"job_type": "import", "total_items": 1}))
+                .await,
+        );
+    }
+    // 8,000 quotes: 16 KB of JSON per patch (the limit), 32 KB as Lambda carries it.
+    let quotes = "\"".repeat(8_000);
+    let grow = |id: String| {
+        let (app, caller, quotes) = (&app, &caller, &quotes);
+        async move {
+            for patch in 0..25 {
+                let body = json!({"metadata_patch": {format!("k{patch:02}"): quotes}});
+                let reply =
+                    send(app, caller.post(&format!("/api/jobs/{id}/progress"), &body)).await;
+                assert_eq!(reply.status, 200, "{}", reply.body);
+            }
+        }
+    };
+    futures_util::future::join_all(ids.iter().cloned().map(grow)).await;
+    ids.reverse();
+
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("cursor={c}"),
+            None => String::new(),
+        };
+        let reply = page(&app, &caller, &query).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let size = carried_size(&reply.body);
+        assert!(
+            size <= PAGE_BUDGET + 1024,
+            "page {pages} is {size} bytes as Lambda carries it (its limit: {LAMBDA_RESPONSE_LIMIT})"
+        );
+        pages += 1;
+        for job in reply.body["items"].as_array().unwrap() {
+            assert_eq!(job["metadata"]["k24"].as_str().map(str::len), Some(8_000));
+            listed.push(job["job_id"].as_str().unwrap().to_owned());
+        }
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ids, "every job once, newest first");
+    assert!(pages >= 2, "the default page of 20 could not hold them all");
+}

@@ -487,3 +487,200 @@ fn any_number_dynamodb_cannot_hold_is_refused() {
     }
     runtime.block_on(job.assert_untouched());
 }
+
+/// 2^53 − 1: the largest count a job holds, in total as in one report.
+const MAX_COUNT: u64 = (1 << 53) - 1;
+
+/// A stored count, as DynamoDB holds it (text: it may be past `u64`).
+async fn stored_count(
+    client: &aws_sdk_dynamodb::Client,
+    org: &str,
+    id: &str,
+    name: &str,
+) -> String {
+    match stored_item(client, org, id).await.expect("the job")[name].clone() {
+        AttributeValue::N(text) => text,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+/// The case: increments of 2^53 − 1 each are accepted one by one, but the total
+/// must stay within the cap the README promises. The first fills the count; the next
+/// is refused with `409` naming the field (one conditional write decides: the same
+/// write that adds), and writes nothing, in a plain update as in a transaction.
+#[tokio::test]
+async fn count_totals_never_pass_the_cap() {
+    let app = app().await;
+    let client = client().await;
+    let t = Tenant::new("cap");
+    let id = t
+        .create_id(&app, json!({"job_type": "import", "total_items": 10}))
+        .await;
+    let reply = t
+        .progress(&app, &id, json!({"processed_items_increment": MAX_COUNT}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["processed_items"], MAX_COUNT);
+    for _ in 0..2 {
+        let reply = t
+            .progress(&app, &id, json!({"processed_items_increment": MAX_COUNT}))
+            .await;
+        assert_eq!(reply.status, 409, "{}", reply.body);
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains("processed_items"), "{detail}");
+        assert!(detail.contains(&MAX_COUNT.to_string()), "{detail}");
+    }
+    let reply = t
+        .progress(&app, &id, json!({"processed_items_increment": 1}))
+        .await;
+    assert_eq!(reply.status, 409, "even by one: {}", reply.body);
+    assert_eq!(
+        stored_count(&client, &t.org, &id, "processed_items").await,
+        MAX_COUNT.to_string()
+    );
+
+    // failed_items through an item error: the transaction's condition refuses it.
+    let reply = t
+        .progress(&app, &id, json!({"failed_items_increment": MAX_COUNT}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let error = json!({"entity_key": "row-1", "entity_type": "row", "error_type": "parse", "message": "bad"});
+    let reply = t.progress(&app, &id, json!({"error": error})).await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("failed_items")
+    );
+    assert!(
+        history_items(&client, &t.org, &id).await.is_empty(),
+        "no history written"
+    );
+    assert_eq!(
+        stored_count(&client, &t.org, &id, "failed_items").await,
+        MAX_COUNT.to_string()
+    );
+    // A set brings the count back within reach; the job is as usable as before.
+    let reply = t
+        .progress(
+            &app,
+            &id,
+            json!({"processed_items": 5, "processed_items_increment": 1}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["processed_items"], 6);
+
+    // A set and an increment of one report past the cap together: 422 at the increment.
+    let reply = t
+        .progress(
+            &app,
+            &id,
+            json!({"processed_items": MAX_COUNT, "processed_items_increment": 1}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["detail"][0]["loc"],
+        json!(["body", "processed_items_increment"])
+    );
+    let reply = t
+        .progress(
+            &app,
+            &id,
+            json!({"failed_items_increment": MAX_COUNT, "error": error}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["detail"][0]["loc"],
+        json!(["body", "failed_items_increment"])
+    );
+    assert_eq!(
+        stored_count(&client, &t.org, &id, "processed_items").await,
+        "6"
+    );
+}
+
+/// Concurrent increments racing for the last units below the cap: exactly as many land
+/// as fit, the others are `409`, and the total is the cap, never past it.
+#[tokio::test]
+async fn concurrent_increments_cannot_race_past_the_cap() {
+    let app = app().await;
+    let client = client().await;
+    let t = Tenant::new("cap-race");
+    let id = t
+        .create_id(&app, json!({"job_type": "import", "total_items": 10}))
+        .await;
+    let reply = t
+        .progress(&app, &id, json!({"processed_items": MAX_COUNT - 10}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let replies = futures_util::future::join_all(
+        (0..20).map(|_| t.progress(&app, &id, json!({"processed_items_increment": 1}))),
+    )
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        stored_count(&client, &t.org, &id, "processed_items").await,
+        MAX_COUNT.to_string()
+    );
+}
+
+/// A job stored before totals were capped may hold counts past 2^53 − 1, even past
+/// `u64`: every read still answers (the count shown as the cap), every list page that
+/// holds it too, and an increment is refused with the cap's `409`.
+#[tokio::test]
+async fn a_job_whose_stored_counts_passed_the_cap_is_still_read_and_listed() {
+    let app = app().await;
+    let client = client().await;
+    let t = Tenant::new("cap-old");
+    let id = t
+        .create_id(&app, json!({"job_type": "import", "total_items": 10}))
+        .await;
+    let (pk, sk) = jobs_api::store::keys::job(&t.org, &id);
+    client
+        .update_item()
+        .table_name(env("JOBS_TABLE_NAME"))
+        .key("pk", s(&pk))
+        .key("sk", s(&sk))
+        .update_expression("SET processed_items = :past_u64, failed_items = :past_cap")
+        .expression_attribute_values(
+            ":past_u64",
+            AttributeValue::N("18446744073709551616000".into()),
+        )
+        .expression_attribute_values(":past_cap", AttributeValue::N("27021597764222973".into()))
+        .send()
+        .await
+        .expect("an old item's counts");
+    for path in [format!("/api/jobs/{id}"), format!("/api/jobs/{id}/status")] {
+        let reply = send(&app, t.get(&path)).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        assert_eq!(reply.body["processed_items"], MAX_COUNT, "{path}");
+        assert_eq!(reply.body["failed_items"], MAX_COUNT, "{path}");
+    }
+    let reply = send(&app, t.get("/api/jobs/")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["items"][0]["job_id"], id.as_str());
+    let reply = t
+        .progress(&app, &id, json!({"processed_items_increment": 1}))
+        .await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("processed_items")
+    );
+}

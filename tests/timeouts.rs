@@ -507,3 +507,69 @@ async fn jobs_without_timeouts_are_untouched_and_timeouts_are_validated() {
         ]
     );
 }
+
+/// The case: one job item the sweep cannot read (another organization's, in the
+/// same `by_deadline` shard) made it abandon the whole shard, so every other overdue job
+/// there stayed open, and nothing counted a failure. It is now skipped, logged and
+/// counted, and the rest of the shard is swept.
+#[tokio::test]
+async fn an_unreadable_job_never_stops_the_sweep_of_its_shard() {
+    let w = world().await;
+    let id = w.create(json!({"timeout_seconds": 1})).await;
+    let other = Tenant::new("timeouts-other");
+    let bad = other
+        .create_id(&w.app, json!({"job_type": "crawl", "total_items": 1}))
+        .await;
+    let shard = jobs_api::store::keys::deadline_shard(&id);
+    common::spoil_job(
+        &w.client,
+        &w.table,
+        &other.org,
+        &bad,
+        &[
+            (
+                "deadline_key",
+                AttributeValue::S(jobs_api::store::keys::deadline(shard)),
+            ),
+            ("sweep_at", AttributeValue::N("0".into())),
+        ],
+    )
+    .await;
+    sleep_ms(1_200).await;
+    let report = w.sweep().await;
+    assert_eq!(report.ended, 1, "{report:?}");
+    assert_eq!(
+        (report.unreadable, report.finished),
+        (1, true),
+        "{report:?}"
+    );
+    assert_eq!(w.stored_status(&id).await, "failed");
+    assert_eq!(w.recorded_errors(&id, "timeout").await, 1);
+    // Still due, still skipped (and counted, so its alarm stays on) by every sweep.
+    let again = w.sweep().await;
+    assert_eq!((again.ended, again.unreadable), (0, 1), "{again:?}");
+}
+
+/// A shard whose due entries cannot be read (DynamoDB throttles its query past the
+/// SDK's retries) is a failure the sweep reports (its function then fails, and
+/// `SweepErrorsAlarm` counts it), not a quiet success; the next sweep ends the job.
+#[tokio::test]
+async fn a_shard_the_sweep_cannot_read_counts_as_a_failure() {
+    let w = world().await;
+    let id = w.create(json!({"timeout_seconds": 1})).await;
+    sleep_ms(1_200).await;
+    let proxy = Proxy::start(&common::env("AWS_ENDPOINT_URL_DYNAMODB"));
+    let proxied = Store::new(common::client_behind(&proxy).await, &w.table);
+    proxy.arm(
+        Fault::Throttle(common::proxy::THROTTLING),
+        Some("Query"),
+        1_000,
+    );
+    let report = sweep::run(&proxied, Timestamp::now(), Duration::from_secs(30)).await;
+    assert_eq!(report.ended, 0, "{report:?}");
+    assert_eq!(report.failed, 16, "every shard unread: {report:?}");
+    assert!(!report.finished);
+    proxy.pass();
+    assert_eq!(w.sweep().await.ended, 1);
+    assert_eq!(w.stored_status(&id).await, "failed");
+}

@@ -91,6 +91,7 @@ async fn sweep_once(store: &Store) -> SweepReport {
         forgotten = report.forgotten,
         lost_races = report.lost_races,
         failed = report.failed,
+        unreadable = report.unreadable,
         finished = report.finished,
         "sweep done"
     );

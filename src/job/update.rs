@@ -219,6 +219,22 @@ impl JobUpdate {
         }
     }
 
+    /// The first count this update would take past `max` on `job` (a job read after
+    /// the write's condition refused it): which field, for the caller.
+    pub fn count_past(&self, job: &Job, max: u64) -> Option<&'static str> {
+        let counts = [
+            ("processed_items", self.processed_items, job.processed_items),
+            ("failed_items", self.failed_items, job.failed_items),
+            ("warned_items", self.warned_items, job.warned_items),
+        ];
+        counts
+            .into_iter()
+            .find_map(|(name, change, count)| match change {
+                Some(CountChange::Add(add)) if count > max.saturating_sub(add) => Some(name),
+                _ => None,
+            })
+    }
+
     /// This update applied to a job in memory: what the store's conditional write does
     /// to the stored item. The caller has checked that the job has not ended.
     pub fn apply(&self, job: &mut Job) {

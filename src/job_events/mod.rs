@@ -120,6 +120,16 @@ impl Handler {
                 }
             }
         }
+        if summary.skipped_malformed > 0 {
+            // Counted as every unreadable item is (`UnreadableItems`, alarmed on).
+            let line = crate::metrics::unreadable_line(
+                crate::time::Timestamp::now(),
+                "stream records skipped: not readable job changes",
+                summary.skipped_malformed,
+                &[],
+            );
+            println!("{line}");
+        }
         summary.transitions = events.len();
         let outcome = self.publisher.publish(&events).await;
         summary.published = outcome.published;

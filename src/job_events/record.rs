@@ -177,6 +177,27 @@ pub(crate) mod tests {
         assert_eq!(read(raw("INSERT", None, Some(&record))), Ok(None));
     }
 
+    /// The case: counts an older version let pass `u64` made every change of
+    /// the job "malformed", so its transitions were never published. They are read as
+    /// the cap now, and its ending goes out like any other.
+    #[test]
+    fn a_job_whose_counts_passed_u64_still_publishes_its_transitions() {
+        let before = job();
+        let mut after = before.clone();
+        after.status = JobStatus::Failed;
+        let (old, mut new) = (
+            store::item::from_job(&before),
+            store::item::from_job(&after),
+        );
+        let past = aws_sdk_dynamodb::types::AttributeValue::N("18446744073709551616000".into());
+        new.insert("processed_items".into(), past);
+        let t = read(raw("MODIFY", Some(&old), Some(&new)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.job.status, JobStatus::Failed);
+        assert_eq!(t.job.processed_items, crate::validation::MAX_COUNT);
+    }
+
     #[test]
     fn a_job_item_that_cannot_be_read_is_malformed() {
         let mut item = store::item::from_job(&job());

@@ -2,13 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
+use crate::cursor::Cursor;
 use crate::error::ApiError;
-use crate::job::{JobResponse, JobStatus, RecentIssues};
+use crate::job::{JobStatus, RecentIssues};
 use crate::query::Query;
 use crate::response;
 use crate::store::JOB_CURSOR_PREFIX;
@@ -19,12 +19,6 @@ use crate::validation::{self, FieldError, Problems};
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 const MAX_FILTER_CHARS: usize = 255;
-
-#[derive(Serialize)]
-struct JobList<'a> {
-    items: Vec<JobResponse<'a>>,
-    next_cursor: Option<String>,
-}
 
 pub async fn handle(
     app: &App,
@@ -44,22 +38,64 @@ pub async fn handle(
         .list_jobs(&caller.organization_id, &filter, limit, cursor.as_ref())
         .await?;
     // List items leave `errors` and `warnings` empty: a page costs one query, not one
-    // more per job, and stays far below Lambda's 6 MB response limit.
+    // more per job. Metadata can still grow a job to DynamoDB's 400 KB, so the page also
+    // stops before its size would pass the budget, with a cursor to go on.
     let none = RecentIssues::default();
     let now = Timestamp::now();
-    let body = JobList {
-        items: page
-            .items
-            .iter()
-            // A job the status index still files under its stored status but that its
-            // deadline ended is not listed under that status any more (it is listed as
-            // `failed` once the sweep wrote the ending, within a minute).
-            .filter(|job| filter.status.is_none_or(|status| status == job.status))
-            .map(|job| job.to_response(now, &none))
-            .collect(),
-        next_cursor: page.next.map(|cursor| cursor.encode()),
-    };
-    Ok(response::json(StatusCode::OK, &body))
+    let mut items = String::from("{\"items\":[");
+    let mut used = 0;
+    let mut next = page.next;
+    let mut last_considered: Option<&str> = None;
+    for job in &page.items {
+        // A job the status index still files under its stored status but that its
+        // deadline ended is not listed under that status any more (it is listed as
+        // `failed` once the sweep wrote the ending, within a minute).
+        if filter.status.is_some_and(|status| status != job.status) {
+            last_considered = Some(&job.job_id);
+            continue;
+        }
+        let text = serde_json::to_string(&job.to_response(now, &none)).map_err(|error| {
+            tracing::error!(%error, "response serialization failed");
+            ApiError::Internal
+        })?;
+        let size = response_size(&text) + 1;
+        if let Some(before) = last_considered
+            && used + size > PAGE_BUDGET_BYTES
+        {
+            next = Some(Cursor::after(&format!("{JOB_CURSOR_PREFIX}{before}")));
+            break;
+        }
+        if used > 0 {
+            items.push(',');
+        }
+        items.push_str(&text);
+        used += size;
+        last_considered = Some(&job.job_id);
+    }
+    items.push_str("],\"next_cursor\":");
+    match next {
+        Some(cursor) => {
+            items.push('"');
+            items.push_str(&cursor.encode());
+            items.push('"');
+        }
+        None => items.push_str("null"),
+    }
+    items.push('}');
+    Ok(response::json_text(StatusCode::OK, items))
+}
+
+/// Lambda refuses a function's answer past 6 MB (6,291,556 bytes: the invocation's whole
+/// JSON, in which API Gateway's integration response carries the body as an escaped
+/// string), and API Gateway then answers `502`. A page stops before its items, measured
+/// as they travel there, would pass 5 MiB: the rest is room for the page's own frame,
+/// the headers and the integration response around them.
+pub const PAGE_BUDGET_BYTES: usize = 5 * 1024 * 1024;
+
+/// `text`'s size inside a JSON string, as Lambda carries a body: each `"` and `\`
+/// escaped again, so a page full of quotes counts double (never past the limit).
+pub fn response_size(text: &str) -> usize {
+    text.len() + text.bytes().filter(|&b| b == b'"' || b == b'\\').count()
 }
 
 fn parse_filter(query: &Query, problems: &mut Problems) -> Option<JobFilter> {

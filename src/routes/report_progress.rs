@@ -20,6 +20,10 @@ const MAX_MESSAGE: usize = 4096;
 const MAX_ENTITY_KEY: usize = 1024;
 /// An error's `details` stay small: a job response carries up to 2 × RECENT_ISSUES_CAP.
 const MAX_DETAILS_BYTES: usize = 4096;
+/// Top-level keys one `metadata_patch` may set (with `stage` and `message`): each is a
+/// clause of the report's update expression, which DynamoDB limits to 4 KB; at this many
+/// the longest expression stays below 4,000 bytes (`store::update`'s tests measure it).
+pub const MAX_PATCH_KEYS: usize = 100;
 /// `mark_completed` reads the job, derives the final status, then writes it on condition
 /// that the counts did not move meanwhile; this many rounds before giving up with `409`.
 const COMPLETION_ATTEMPTS: usize = 5;
@@ -144,6 +148,42 @@ pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressRe
             "mark_completed and mark_failed cannot both be set",
             body,
         )));
+    }
+
+    if let Some(Some(patch)) = present("metadata_patch").map(Value::as_object)
+        && patch.len() > MAX_PATCH_KEYS
+    {
+        problems.check::<()>(Err(FieldError::value_error(
+            &["body", "metadata_patch"],
+            &format!("has more than {MAX_PATCH_KEYS} keys (send the rest in another report)"),
+            &Value::Null,
+        )));
+    }
+    let item_error = matches!(&error, Some(Some(issue)) if issue.is_about_an_item());
+    let totals = [
+        (
+            "processed_items_increment",
+            processed_items.flatten(),
+            processed_items_increment.flatten(),
+            0,
+        ),
+        (
+            "failed_items_increment",
+            failed_items.flatten(),
+            failed_items_increment.flatten(),
+            u64::from(item_error),
+        ),
+    ];
+    for (name, set, increment, item) in totals {
+        // One report's set and increments are one change: it cannot pass the cap alone.
+        let combined = set.unwrap_or(0) as u128 + increment.unwrap_or(0) as u128 + item as u128;
+        if increment.is_some() && combined > u128::from(validation::MAX_COUNT) {
+            problems.check::<()>(Err(validation::count_past_limit(
+                &["body", name],
+                present(name).unwrap_or(&Value::Null),
+                "with the count set and the item error of the same report",
+            )));
+        }
     }
 
     let report = (|| {

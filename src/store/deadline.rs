@@ -16,6 +16,8 @@ pub struct DueEntries {
     /// How many index entries the page held.
     pub entries: usize,
     pub jobs: Vec<Job>,
+    /// Jobs this version could not read: skipped (logged, counted), the rest go on.
+    pub unreadable: usize,
     /// Where the next page starts; `None` when the shard has no more due entries.
     pub next: Option<Item>,
 }
@@ -51,14 +53,14 @@ impl Store {
             .send()
             .await?;
         let entries = output.items.unwrap_or_default();
-        let jobs = self
-            .full_items(&entries)
-            .await?
+        let items = self.full_items(&entries).await?;
+        let jobs: Vec<Job> = items
             .iter()
-            .map(item::to_job)
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|item| super::readable_job(item, "sweep"))
+            .collect();
         Ok(DueEntries {
             entries: entries.len(),
+            unreadable: items.len() - jobs.len(),
             jobs,
             next: output.last_evaluated_key,
         })

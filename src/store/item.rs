@@ -14,6 +14,7 @@ use super::attr_json::MapJson;
 use super::keys::{self, IssueKind};
 use crate::job::{Job, JobIssue, JobStatus, RecordedIssue};
 use crate::time::Timestamp;
+use crate::validation::MAX_COUNT;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -158,8 +159,8 @@ pub struct BadItem(pub String);
 
 pub fn to_job(item: &Item) -> Result<Job, BadItem> {
     let status_text = text(item, "status")?;
-    let status =
-        JobStatus::parse(&status_text).ok_or_else(|| BadItem(format!("status {status_text:?}")))?;
+    let status = JobStatus::parse(&status_text)
+        .ok_or_else(|| BadItem("status is not a known status".into()))?;
     Ok(Job {
         organization_id: text(item, "organization_id")?,
         job_id: text(item, "job_id")?,
@@ -210,11 +211,18 @@ fn text(item: &Item, name: &str) -> Result<String, BadItem> {
     str_of(item, name).map(str::to_owned)
 }
 
+/// A count as answers show it: at most [`MAX_COUNT`]. Writes keep totals within it;
+/// an item written before they did may hold more (even past `u64`), and is read as
+/// holding the cap rather than failing every read and list page that meets it.
 fn count(item: &Item, name: &str) -> Result<u64, BadItem> {
     match item.get(name) {
-        Some(AttributeValue::N(value)) => value
-            .parse()
-            .map_err(|_| BadItem(format!("{name} {value:?}"))),
+        Some(AttributeValue::N(value)) => match value.parse::<u64>() {
+            Ok(count) => Ok(count.min(MAX_COUNT)),
+            Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(MAX_COUNT)
+            }
+            Err(_) => Err(BadItem(format!("{name} is not a whole number"))),
+        },
         None => Ok(0),
         Some(_) => Err(BadItem(format!("{name} is not a number"))),
     }
@@ -228,7 +236,9 @@ fn optional_count(item: &Item, name: &str) -> Result<Option<u64>, BadItem> {
 
 fn optional_timestamp(item: &Item, name: &str) -> Result<Option<Timestamp>, BadItem> {
     optional_str(item, name)
-        .map(|value| Timestamp::parse(value).ok_or_else(|| BadItem(format!("{name} {value:?}"))))
+        .map(|value| {
+            Timestamp::parse(value).ok_or_else(|| BadItem(format!("{name} is not a timestamp")))
+        })
         .transpose()
 }
 
@@ -291,7 +301,8 @@ impl<D: Serialize> IssueFields<'_, D> {
         let timestamp = self
             .timestamp
             .map(|value| {
-                Timestamp::parse(value).ok_or_else(|| BadItem(format!("timestamp {value:?}")))
+                Timestamp::parse(value)
+                    .ok_or_else(|| BadItem("timestamp is not a timestamp".into()))
             })
             .transpose()?
             .ok_or_else(|| BadItem("timestamp missing".into()))?;
@@ -327,6 +338,25 @@ mod tests {
     use super::*;
     use crate::job::NewJob;
     use serde_json::json;
+
+    #[test]
+    fn counts_past_the_cap_are_read_as_the_cap_and_other_numbers_are_refused() {
+        let read = |text: &str| {
+            let item = Item::from([("n".to_owned(), AttributeValue::N(text.into()))]);
+            count(&item, "n")
+        };
+        assert_eq!(read("0"), Ok(0));
+        assert_eq!(read("9007199254740991"), Ok(MAX_COUNT));
+        assert_eq!(read("27021597764222973"), Ok(MAX_COUNT));
+        assert_eq!(read("18446744073709551616000"), Ok(MAX_COUNT));
+        for bad in ["-1", "1.5", "1E+30", ""] {
+            let error = read(bad).unwrap_err();
+            assert!(
+                !error.0.contains(bad) || bad.is_empty(),
+                "no content logged: {error:?}"
+            );
+        }
+    }
 
     fn sample() -> Job {
         let new = NewJob {

@@ -134,6 +134,15 @@ impl Store {
         {
             high = below.to_owned();
         }
+        if low > high {
+            // `created_after` at or past `created_before`, or a cursor already below
+            // `created_after`: no job lies between, and DynamoDB refuses a `BETWEEN`
+            // whose low end is above its high end.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let plan = IndexPlan::for_filter(organization_id, filter);
         let mut shards: Vec<ShardRead> = plan
             .shard_keys
@@ -208,8 +217,9 @@ impl Store {
         let now = crate::time::Timestamp::now();
         let jobs = items
             .iter()
-            .map(|item| item::to_job(item).map(|job| job.as_of(now)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|item| super::readable_job(item, "list"))
+            .map(|job| job.as_of(now))
+            .collect();
         Ok(Page {
             items: jobs,
             next: next.map(|id| Cursor::after(&format!("{JOB_CURSOR_PREFIX}{id}"))),
@@ -353,10 +363,7 @@ impl Store {
         } else {
             page.last_evaluated_sort_key
         };
-        let issues = entries
-            .into_iter()
-            .map(|entry| entry.issue)
-            .collect::<Result<Vec<_>, _>>()?;
+        let issues = entries.into_iter().filter_map(readable_issue).collect();
         Ok(Page {
             items: issues,
             next: next.map(|sk| Cursor::after(&sk)),
@@ -375,14 +382,28 @@ impl Store {
             .history_query(organization_id, job_id, kind)
             .scan_index_forward(false)
             .limit(cap as i32);
-        let mut issues = history_answer::send(query)
+        let mut issues: Vec<RecordedIssue> = history_answer::send(query)
             .await?
             .entries
             .into_iter()
-            .map(|entry| entry.issue)
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(readable_issue)
+            .collect();
         issues.reverse();
         Ok(issues)
+    }
+}
+
+/// A history item as answers show it, or `None` (logged by key, counted) when this
+/// version cannot read it: the job and the rest of its history stay readable.
+fn readable_issue(entry: history_answer::HistoryEntry) -> Option<RecordedIssue> {
+    match entry.issue {
+        Ok(issue) => Some(issue),
+        Err(super::BadItem(reason)) => {
+            let key = entry.sort_key.unwrap_or_default();
+            tracing::warn!(%key, %reason, "unreadable history item skipped");
+            crate::metrics::count(crate::metrics::Counter::UnreadableItem);
+            None
+        }
     }
 }
 

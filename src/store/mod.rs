@@ -27,6 +27,7 @@ use crate::error::ApiError;
 use crate::job::{Job, JobUpdate};
 use crate::metrics::{self, Counter};
 use crate::time::Timestamp;
+use crate::validation::MAX_COUNT;
 
 pub use deadline::DueEntries;
 pub use idempotency::{Claim, Completion};
@@ -148,6 +149,9 @@ pub enum StoreError {
     Contended,
     /// The request's idempotency claim was taken over (it ran past the stale limit).
     ClaimLost,
+    /// A job update whose increment would take this count past [`MAX_COUNT`]: refused
+    /// by the write's own condition, nothing written.
+    CountLimit(&'static str),
     /// A job update whose conditions did not hold, with the job as it now is (`None`:
     /// the caller's organization has no such job), read once by the store.
     Refused(Option<Box<Job>>),
@@ -170,7 +174,7 @@ impl<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug> 
                 ) => StoreError::Throttled,
                 Some("InternalServerError" | "ServiceUnavailable") => StoreError::Unavailable,
                 Some("ValidationException")
-                    if error.message().is_some_and(|m| m.contains("Item size")) =>
+                    if error.message().is_some_and(is_item_size_message) =>
                 {
                     StoreError::ItemTooLarge
                 }
@@ -193,10 +197,40 @@ impl<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug> 
     }
 }
 
+/// A stored job as read for a page or the sweep, or `None` when this version cannot read
+/// it: logged (its key, never its content) and counted (`UnreadableItems`), so one bad
+/// item never fails a page or a sweep shard for everyone else.
+pub(crate) fn readable_job(item: &Item, reader: &'static str) -> Option<Job> {
+    match item::to_job(item) {
+        Ok(job) => Some(job),
+        Err(BadItem(reason)) => {
+            let key = item::optional_text(item, "pk").unwrap_or_default();
+            tracing::warn!(%key, %reason, reader, "unreadable job item skipped");
+            metrics::count(Counter::UnreadableItem);
+            None
+        }
+    }
+}
+
 impl From<BadItem> for StoreError {
     fn from(error: BadItem) -> Self {
         StoreError::Unexpected(format!("unreadable item: {}", error.0))
     }
+}
+
+/// The cancellation reasons of a throttled transaction (DynamoDB's API reference,
+/// `TransactWriteItems`: `ThrottlingError`, `ProvisionedThroughputExceeded`).
+const THROTTLED_REASONS: [&str; 3] = [
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
+/// DynamoDB's refusal of an item past 400 KB: "Item size has exceeded the maximum
+/// allowed size" (a put), "Item size to update has exceeded…" (an update), in a
+/// `ValidationException` or a transaction's `ValidationError` reason.
+fn is_item_size_message(message: &str) -> bool {
+    message.contains("Item size") || message.contains("item size")
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -240,6 +274,9 @@ impl From<StoreError> for ApiError {
             StoreError::Contended => {
                 ApiError::Conflict("The job is being updated concurrently, retry".into())
             }
+            StoreError::CountLimit(field) => ApiError::Conflict(format!(
+                "{field} would exceed {MAX_COUNT}, the largest count a job holds: nothing was written"
+            )),
             StoreError::ClaimLost => crate::idempotency::ApiErrorKind::InFlight.into_error(),
             StoreError::Refused(None) => ApiError::JobNotFound,
             StoreError::Refused(Some(job)) if job.status.has_ended() => ApiError::Conflict(
@@ -308,7 +345,13 @@ impl Store {
         job_id: &str,
     ) -> Result<Option<Job>, StoreError> {
         let item = self.get_item_of(organization_id, job_id).await?;
-        let job = item.as_ref().map(item::to_job).transpose()?;
+        let job = item
+            .as_ref()
+            .map(item::to_job)
+            .transpose()
+            .inspect_err(|_| {
+                metrics::count(Counter::UnreadableItem);
+            })?;
         Ok(job.map(|job| job.as_of(Timestamp::now())))
     }
 
@@ -370,6 +413,12 @@ impl Store {
                 match job.map(|job| job.as_of(Timestamp::now())) {
                     Some(job) if landed => Ok(job),
                     _ if matches!(failed, StoreError::ClaimLost) => Err(failed),
+                    Some(job) if !job.status.has_ended() => {
+                        match update.count_past(&job, MAX_COUNT) {
+                            Some(field) => Err(StoreError::CountLimit(field)),
+                            None => Err(StoreError::Refused(Some(Box::new(job)))),
+                        }
+                    }
                     current => Err(StoreError::Refused(current.map(Box::new))),
                 }
             }
@@ -466,14 +515,31 @@ impl Store {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            let reasons: Vec<String> = match error.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                    .cancellation_reasons()
-                    .iter()
-                    .map(|reason| reason.code().unwrap_or("None").to_owned())
-                    .collect(),
+            let (reasons, too_large): (Vec<String>, bool) = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => (
+                    cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None").to_owned())
+                        .collect(),
+                    cancelled.cancellation_reasons().iter().any(|reason| {
+                        reason.code() == Some("ValidationError")
+                            && reason.message().is_some_and(is_item_size_message)
+                    }),
+                ),
                 _ => return Err(error.into()),
             };
+            // Refusals that are no conflict: nothing was written, each has its answer.
+            if too_large {
+                return Err(StoreError::ItemTooLarge);
+            }
+            if reasons
+                .iter()
+                .any(|code| THROTTLED_REASONS.contains(&code.as_str()))
+            {
+                metrics::count(Counter::DynamoDbThrottle);
+                return Err(StoreError::Throttled);
+            }
             // A lost condition or race is a conflict worth graphing, retried or not.
             metrics::count(Counter::ConditionalCheckConflict);
             let failed = |index: usize| {

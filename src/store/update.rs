@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 use super::item::{self, n, s};
 use super::keys::{self, IssueKind};
 use crate::job::{CountChange, Ending, JobStatus, JobUpdate};
+use crate::validation::MAX_COUNT;
 
 /// The parts of an `UpdateItem` (or of a transaction's `Update`).
 pub struct UpdateRequest {
@@ -61,6 +62,7 @@ pub fn request(
         ("warned_items", update.warned_items),
         ("total_items", update.total_items.map(CountChange::Set)),
     ];
+    let mut caps = Vec::new();
     for (name, change) in counts {
         match change {
             Some(CountChange::Set(value)) => {
@@ -70,6 +72,12 @@ pub fn request(
             Some(CountChange::Add(value)) => {
                 add.push(format!("{name} :{name}"));
                 values.insert(format!(":{name}"), n(value));
+                // The total stays within the cap, decided by this very write: two
+                // increments racing each other cannot both pass it.
+                caps.push(format!(
+                    " AND (attribute_not_exists({name}) OR {name} <= :{name}_room)"
+                ));
+                values.insert(format!(":{name}_room"), n(MAX_COUNT.saturating_sub(value)));
             }
             None => {}
         }
@@ -156,6 +164,7 @@ pub fn request(
         item::HEARTBEAT_DEADLINE.to_owned(),
     );
     values.insert(":now_seconds".into(), item::seconds(update.now));
+    condition.extend(caps);
     if let Some(expected) = update.expected {
         condition.push_str(
             " AND failed_items = :expected_failed AND warned_items = :expected_warned \
@@ -367,6 +376,70 @@ mod tests {
         assert_eq!(request.values[":status"], s("failed"));
         assert_placeholders_match(&request);
         assert_eq!(history_puts("t", "org", "job", &update).unwrap().len(), 2);
+    }
+
+    /// DynamoDB refuses an expression past 4 KB: the longest report (every field, the
+    /// most `metadata_patch` keys, long key names, `stage` and `message` on top) stays
+    /// below it, update and condition each.
+    #[test]
+    fn the_longest_report_fits_dynamodbs_expression_limit() {
+        let max = crate::routes::report_progress::MAX_PATCH_KEYS;
+        let patch: serde_json::Map<String, serde_json::Value> = (0..max)
+            .map(|i| (format!("a-long-metadata-key-name-{i:05}"), json!(i)))
+            .collect();
+        let issue = JobIssue {
+            entity_key: "k".into(),
+            entity_type: "row".into(),
+            error_type: "t".into(),
+            message: "m".into(),
+            timestamp: Timestamp::from_millis(0),
+            details: None,
+            step: None,
+        };
+        let mut update = update(ProgressReport {
+            mark_started: true,
+            processed_items_increment: Some(1),
+            failed_items_increment: Some(1),
+            total_items: Some(5),
+            stage: Some("s".into()),
+            message: Some("m".into()),
+            metadata_patch: patch,
+            error: Some(issue.clone()),
+            warning: Some(issue),
+            mark_failed: Some("boom".into()),
+            ..Default::default()
+        });
+        update.expected = Some(ExpectedCounts {
+            failed_items: 0,
+            warned_items: 0,
+            warning_count: 0,
+        });
+        let request = request("org", "job", &update, "r1");
+        assert_eq!(request.names.len(), max + 2 + 3);
+        for expression in [&request.update_expression, &request.condition_expression] {
+            assert!(expression.len() < 4_000, "{} bytes", expression.len());
+        }
+        assert_placeholders_match(&request);
+    }
+
+    #[test]
+    fn an_increment_lands_only_while_the_total_stays_within_the_cap() {
+        let report = ProgressReport {
+            processed_items_increment: Some(10),
+            processed_items: None,
+            ..Default::default()
+        };
+        let request = request("org", "job", &update(report), "r1");
+        assert!(
+            request.condition_expression.ends_with(
+                " AND (attribute_not_exists(processed_items) \
+                 OR processed_items <= :processed_items_room)"
+            ),
+            "{}",
+            request.condition_expression
+        );
+        assert_eq!(request.values[":processed_items_room"], n(MAX_COUNT - 10));
+        assert_placeholders_match(&request);
     }
 
     #[test]

@@ -419,3 +419,34 @@ pub async fn client_behind(proxy: &proxy::Proxy) -> Client {
         .build();
     Client::from_conf(proxied)
 }
+
+/// Makes a stored job unreadable by this version (a status it does not know, as a
+/// later version or a hand edit could leave), and sets `more` on it too.
+pub async fn spoil_job(
+    client: &Client,
+    table: &str,
+    org: &str,
+    job_id: &str,
+    more: &[(&str, AttributeValue)],
+) {
+    let (pk, sk) = store::keys::job(org, job_id);
+    let mut expression = "SET #status = :spoiled".to_owned();
+    let mut update = client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":spoiled", s("archived"));
+    for (index, (name, value)) in more.iter().enumerate() {
+        expression.push_str(&format!(", #n{index} = :v{index}"));
+        update = update
+            .expression_attribute_names(format!("#n{index}"), *name)
+            .expression_attribute_values(format!(":v{index}"), value.clone());
+    }
+    update
+        .update_expression(expression)
+        .send()
+        .await
+        .expect("spoiling a job item");
+}

@@ -12,6 +12,7 @@
 //! | [`Fault::Slow`] | the answer only after the delay (past the 2 s attempt timeout) | yes, at once |
 //! | [`Fault::Throttle`] | `400` with the given throttling `__type` | no |
 //! | [`Fault::LoseAnswer`] | the connection closed after DynamoDB committed | yes |
+//! | [`Fault::CancelThrottled`] | `TransactionCanceledException`, reason `ThrottlingError` | no |
 //! | [`Fault::FailEntries`] | `PutEvents`: `200`, the chosen entries failed (`InternalFailure`) | the others only |
 //!
 //! Every request is forwarded on a fresh upstream connection (`Connection: close`) and
@@ -48,6 +49,10 @@ pub enum Fault {
     Throttle(&'static str),
     /// Forward (DynamoDB commits), then close the connection without answering.
     LoseAnswer,
+    /// For `TransactWriteItems`: answer, without forwarding, as DynamoDB cancels a
+    /// throttled transaction: `TransactionCanceledException` whose first reason is
+    /// `ThrottlingError` (the others `None`).
+    CancelThrottled,
     /// For `PutEvents`: forward only the entries not chosen, and answer as EventBridge
     /// does when some entries fail: `200`, `FailedEntryCount`, and an `ErrorCode` in
     /// place of an `EventId` for each chosen entry. Nothing chosen is published.
@@ -245,6 +250,7 @@ impl Shared {
             let answer = match fault {
                 Some(Fault::Stop) => None,
                 Some(Fault::Throttle(kind)) => Some(throttled(kind)),
+                Some(Fault::CancelThrottled) => Some(cancelled_throttled()),
                 Some(Fault::FailEntries(which)) => Some(self.put_some_events(&request, which)),
                 Some(Fault::Slow(_) | Fault::LoseAnswer) | None => {
                     let answer = self.dynamodb(&request, &mut seen);
@@ -546,6 +552,23 @@ fn error_answer(kind: &str, message: &str) -> Vec<u8> {
         "x-amzn-RequestId: fault-proxy".to_owned(),
     ];
     answer(status.0, status.1, &headers, body.as_bytes())
+}
+
+fn cancelled_throttled() -> Vec<u8> {
+    let body = serde_json::json!({
+        "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError, None]",
+        "CancellationReasons": [
+            {"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity of your table or index. (fault proxy)"},
+            {"Code": "None"},
+        ],
+    })
+    .to_string();
+    let headers = [
+        "Content-Type: application/x-amz-json-1.0".to_owned(),
+        "x-amzn-RequestId: fault-proxy".to_owned(),
+    ];
+    answer("400", "Bad Request", &headers, body.as_bytes())
 }
 
 fn throttled(kind: &str) -> Vec<u8> {
