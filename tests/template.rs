@@ -165,7 +165,11 @@ fn alarms_notify_through_a_topic_whose_key_cloudwatch_may_use() {
     let Some(key_line) = key_line else { return };
     let key = key_line
         .strip_prefix("!Ref ")
-        .or_else(|| key_line.strip_prefix("!GetAtt ").and_then(|k| k.strip_suffix(".Arn")))
+        .or_else(|| {
+            key_line
+                .strip_prefix("!GetAtt ")
+                .and_then(|k| k.strip_suffix(".Arn"))
+        })
         .unwrap_or_else(|| panic!("AlarmTopic's key must be one of the stack's: {key_line}"));
     let key_block = resource_block(&template, key);
     assert!(
@@ -188,6 +192,9 @@ fn alarms_notify_through_a_topic_whose_key_cloudwatch_may_use() {
         .lines()
         .filter_map(|line| line.trim().strip_prefix("AlarmActions: "))
     {
-        assert_eq!(alarm_topic, "[!Ref AlarmTopic]", "every alarm notifies AlarmTopic");
+        assert_eq!(
+            alarm_topic, "[!Ref AlarmTopic]",
+            "every alarm notifies AlarmTopic"
+        );
     }
 }
