@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
-log "tools (.tools/venv, .tools/sam-venv, chromium)"
-bash scripts/tools.sh --browser --sam
+log "tools (.tools/venv, .tools/sam-venv, chromium, valgrind)"
+bash scripts/tools.sh --browser --sam --valgrind
 
 log "cargo fmt --check"
 cargo fmt --check
@@ -86,4 +86,12 @@ if [[ $# -eq 0 ]]; then
   bash scripts/schemathesis.sh
   log "metrics: every request line of this run is valid EMF"
   "$VENV/bin/python" scripts/check_metrics.py log "$LOCAL_DIR/$LOG_PREFIX-function.log"
+fi
+
+# The instruction gate (issue 26): each route's instructions per warm invocation against
+# bench/instructions-baseline.json; more than 3 % dearer fails, unless the change
+# re-records the baseline (bash scripts/instructions.sh --record).
+if [[ $# -eq 0 ]]; then
+  log "instructions per route against the baseline (scripts/instructions.sh)"
+  bash scripts/instructions.sh
 fi

@@ -7,6 +7,8 @@
 #   scripts/tools.sh --browser    # and Debian's chromium + chromium-driver (browser_tools.sh)
 #   scripts/tools.sh --sam        # and the AWS SAM CLI in .tools/sam-venv, from
 #                                 # tools/sam-requirements.lock (its pins clash with the venv's)
+#   scripts/tools.sh --valgrind   # and Debian's valgrind (valgrind_tools.sh): the
+#                                 # instruction gate (scripts/instructions.sh)
 # The flags combine.
 set -euo pipefail
 
@@ -16,7 +18,8 @@ for arg; do
   case $arg in
     --browser) bash "$ROOT/scripts/browser_tools.sh" ;;
     --sam) sam=true ;;
-    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam)" >&2; exit 2 ;;
+    --valgrind) bash "$ROOT/scripts/valgrind_tools.sh" ;;
+    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam, --valgrind)" >&2; exit 2 ;;
   esac
 done
 
