@@ -10,8 +10,12 @@
 # divided by HIGH-LOW is one invocation, start-up and warm-up cancelled out. (The null
 # DynamoDB has every job, so each event is its own first event: no create is needed.)
 # Knobs: PROFILE_LOW / PROFILE_HIGH (default 40 / 240), PROFILE_BINARY (a prebuilt binary
-# to profile instead). Output: bench/results/profile/NAME.callgrind (the HIGH run; read
-# it with `callgrind_annotate --inclusive=yes`) and a table on stdout.
+# to profile instead), PROFILE_EXAMPLES (a directory with prebuilt bench_runtime and
+# bench_null_dynamodb, any build: they are not counted), PROFILE_FLOORS=0 (skip the
+# floors), PROFILE_OUT (where the profiles go), PROFILE_JSON (also write {event:
+# instructions} there; scripts/instructions.sh, the CI gate, reads it). Output:
+# bench/results/profile/NAME.callgrind (the HIGH run; read it with
+# `callgrind_annotate --inclusive=yes`) and a table on stdout.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -21,7 +25,7 @@ command -v valgrind >/dev/null || die "valgrind is needed (apt-get install valgr
 default_events="create-job get-job report-progress report-progress-increment report-progress-minimal"
 read -r -a events <<<"${*:-$default_events}"
 low=${PROFILE_LOW:-40} high=${PROFILE_HIGH:-240}
-out="$ROOT/bench/results/profile"
+out="${PROFILE_OUT:-$ROOT/bench/results/profile}"
 mkdir -p "$out"
 
 target="$ROOT/target/profile"
@@ -32,10 +36,11 @@ if [[ -z $binary ]]; then
     cargo build --release --bin jobs-api
   binary="$target/release/jobs-api"
 fi
-examples="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples"
+examples="${PROFILE_EXAMPLES:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples}"
 # The runner and the null DynamoDB use none of the function's code: any build of them
 # serves (a rebuild would relink them for every change to src/).
-if [[ ! -x $examples/bench_runtime || ! -x $examples/bench_null_dynamodb ]]; then
+if [[ -z ${PROFILE_EXAMPLES:-} ]] &&
+   [[ ! -x $examples/bench_runtime || ! -x $examples/bench_null_dynamodb ]]; then
   cargo build --release --example bench_runtime --example bench_null_dynamodb
 fi
 
@@ -72,16 +77,28 @@ per_invocation() {
   b=$(run "$1" "$2" "$3" "$high")
   mv "$out/$1.$high.callgrind" "$out/$1.callgrind"
   rm -f "$out/$1.$low.callgrind"
-  printf '| %s | %s |\n' "$1" "$(( (b - a) / (high - low) ))"
+  local per=$(( (b - a) / (high - low) ))
+  printf '| %s | %s |\n' "$1" "$per"
+  [[ -z ${PROFILE_JSON:-} ]] || printf '%s %s\n' "$1" "$per" >>"$PROFILE_JSON.tmp"
 }
 
+[[ -z ${PROFILE_JSON:-} ]] || rm -f "$PROFILE_JSON.tmp"
 printf '| event | instructions per invocation |\n|---|---|\n'
 for event in "${events[@]}"; do
   per_invocation "$event" "$binary" "$event"
 done
 # The Lambda floors of a create and of a minimal report, when built (scripts/bench.sh).
 floors=(floor_sdk:create-job floor_update:report-progress-minimal)
+[[ ${PROFILE_FLOORS:-1} == 0 ]] && floors=()
 for floor in "${floors[@]}"; do
   program="$examples/bench_${floor%%:*}"
   if [[ -x $program ]]; then per_invocation "${floor%%:*}" "$program" "${floor#*:}"; fi
 done
+if [[ -n ${PROFILE_JSON:-} ]]; then
+  python3 - "$PROFILE_JSON.tmp" "$PROFILE_JSON" <<'PY'
+import json, sys
+rows = dict(line.split() for line in open(sys.argv[1]))
+json.dump({name: int(n) for name, n in rows.items()}, open(sys.argv[2], "w"), indent=2)
+PY
+  rm -f "$PROFILE_JSON.tmp"
+fi

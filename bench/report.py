@@ -3,9 +3,11 @@
 
     python3 bench/report.py RAW_DIR RESULTS_DIR [--docs docs/benchmarks.md]
 
-Writes RESULTS_DIR/latest.md and RESULTS_DIR/latest.json and prints the markdown. With
---docs, replaces the part of that file between the bench:results markers. Standard
-library only: it runs with any python3.
+Writes RESULTS_DIR/latest.md and RESULTS_DIR/latest.json and prints the markdown, then
+the targets as PASS / FAIL lines. With --docs, replaces the parts of that file between
+the bench:results markers (the tables) and the bench:summary markers (the short table at
+its top: each route against its goal, issue 26). Standard library only: it runs with any
+python3.
 """
 
 import argparse
@@ -266,6 +268,9 @@ def build(raw):
     summary["sizes"] = sizes(raw, load_runs(raw, "function.null"), load_runs(raw, "floor_sdk.null"), noop)
     summary["capacity"] = capacity(raw, load(raw, "sdk_loop.moto"))
     summary["cost"] = cost(summary)
+    # Instructions per warm invocation (bench/profile.sh, callgrind), when valgrind was there.
+    summary["instructions"] = load(raw, "instructions")
+    summary["goals"] = goals(summary)
     return summary
 
 
@@ -487,7 +492,117 @@ def reports_against_targets(warm):
     return ["", "Reports: " + "; ".join(parts) + "."]
 
 
+# ---- the goals (issues 5, 16, 26) ---------------------------------------------------------
+
+# The cold start: CPU to the first response within this much of the no-AWS floor's, and
+# peak RSS at most this, for each binary measured.
+COLD_CPU_ABOVE_NOOP_MS = 1.0
+PEAK_RSS_MB = 10.0
+# Warm, in instructions (exact): a create and a minimal report against their Lambda
+# floors, a full report against a create.
+CREATE_OVER_PUT_FLOOR = 1.10
+MINIMAL_OVER_UPDATE_FLOOR = 1.20
+FULL_OVER_CREATE = 2.0
+
+
+def goals(s):
+    """Every goal with its figure: [{"name", "figure", "goal", "met"}] (met None: not
+    measured in this run)."""
+    out = []
+    null = s["targets"]["null"]
+    noop = (null["cold"].get("floor_noop") or {}).get("first_cpu_ms_p50")
+    for label, key in (("jobs-api", "function"), ("jobs-api, tokens verified in the function", "function_verify")):
+        cold = null["cold"].get(key)
+        if not cold:
+            continue
+        cpu = cold["first_cpu_ms_p50"]
+        out.append({
+            "name": f"{label}: cold start, CPU to the first response",
+            "figure": f"{fmt(cpu)} ms, {fmt(cpu - noop if cpu and noop else None)} ms above the no-AWS floor ({fmt(noop)} ms)",
+            "goal": f"within {COLD_CPU_ABOVE_NOOP_MS:g} ms of the no-AWS floor",
+            "met": None if cpu is None or noop is None else cpu - noop <= COLD_CPU_ABOVE_NOOP_MS,
+        })
+        rss = [cold.get("rss_mb_p50")]
+        if key == "function":
+            rss.append(null["peak_rss_mb"].get("function"))
+        rss = [r for r in rss if r]
+        out.append({
+            "name": f"{label}: peak RSS" + (" (cold start, and after the warm run)" if len(rss) > 1 else " (cold start)"),
+            "figure": " / ".join(f"{fmt(r, 1)} MB" for r in rss) or "–",
+            "goal": f"≤ {PEAK_RSS_MB:g} MB",
+            "met": max(rss) <= PEAK_RSS_MB if rss else None,
+        })
+    n = s.get("instructions") or {}
+    for name, event, floor, factor, floor_label in (
+        ("create", "create-job", "floor_sdk", CREATE_OVER_PUT_FLOOR, "the PutItem Lambda floor"),
+        ("minimal report", "report-progress-minimal", "floor_update", MINIMAL_OVER_UPDATE_FLOOR, "the UpdateItem Lambda floor"),
+        ("full report", "report-progress-increment", "create-job", FULL_OVER_CREATE, "a create"),
+    ):
+        a, b = n.get(event), n.get(floor)
+        out.append({
+            "name": f"{name}: instructions",
+            "figure": f"{a:,} = {a / b:.2f}× {floor_label} ({b:,})" if a and b else "not measured (valgrind missing?)",
+            "goal": f"≤ {factor:.2f}× {floor_label}",
+            "met": a / b <= factor if a and b else None,
+            "ratio": f"{a / b:.2f}×" if a and b else None,
+        })
+    return out
+
+
+def target_lines(s):
+    verdict = {True: "PASS", False: "FAIL", None: "SKIP"}
+    return [f"{verdict[t['met']]} {t['name']}: {t['figure']} (goal: {t['goal']})" for t in s["goals"]]
+
+
+def summary_table(s):
+    """The short table at the top of docs/benchmarks.md: each route's instructions, CPU,
+    units and cost, with its goal and whether it is met; then the cold start's."""
+    m, meta = s["machine"], s["meta"]
+    n = s.get("instructions") or {}
+    warm = s["targets"]["null"]["warm"]["function"]
+    cap, priced = s["capacity"] or {}, (s["cost"] or {}).get("per_million", {})
+    goals = {t["name"].split(":")[0]: t for t in s["goals"] if t["name"].endswith(": instructions")}
+    yes = {True: "**yes**", False: "**no**", None: "–"}
+    lines = [
+        f"`scripts/bench.sh`, {meta['started']}, git {m['git']} ({m['nproc']} CPUs, load "
+        f"{' '.join(meta['loadavg_start'])}). Instructions: callgrind, per warm invocation "
+        "(exact); CPU: the function's, per warm invocation against the null DynamoDB; units "
+        "and $ per million: [Capacity and cost](#capacity-and-cost).",
+        "",
+        "| route | instructions | CPU µs | write / read units | $ per million | goal | met? |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for route, (event, label) in ROUTES.items():
+        short = {"create": "create", "progress": "full report", "progress_minimal": "minimal report"}.get(route)
+        goal = goals.get(short)
+        c, p, w = cap.get(route), priced.get(route), warm.get(event) or {}
+        units = f"{c['wru']} / {c['rru']}" if c else "–"
+        count = f"{n[event]:,}" if event in n else "–"
+        lines.append(
+            f"| {label.split(' (')[0]} | {count} | {fmt(w.get('cpu_us'), 0)} | {units} | {fmt(p and p['total'])} | "
+            f"{goal['goal'] if goal else '—'} | "
+            f"{yes[goal['met']] + (' (' + goal['ratio'] + ')' if goal.get('ratio') else '') if goal else '—'} |"
+        )
+    for floor, label in (("floor_sdk", "floor: PutItem Lambda"), ("floor_update", "floor: UpdateItem Lambda")):
+        if floor in n:
+            lines.append(f"| {label} | {n[floor]:,} | | | | | |")
+    lines += ["", "| start-up | figure | goal | met? |", "|---|---|---|---|"]
+    for t in s["goals"]:
+        if not t["name"].endswith(": instructions"):
+            lines.append(f"| {t['name']} | {t['figure']} | {t['goal']} | {yes[t['met']]} |")
+    return "\n".join(lines) + "\n"
+
+
 BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+SUMMARY_BEGIN, SUMMARY_END = "<!-- bench:summary:begin -->", "<!-- bench:summary:end -->"
+
+
+def replace_between(doc, begin, end, text, path):
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{path}: no {begin} ... {end} markers")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{text}{end}{tail}"
 
 
 def main():
@@ -500,14 +615,15 @@ def main():
     text = markdown(summary)
     (opts.results / "latest.json").write_text(json.dumps(summary, indent=1) + "\n")
     (opts.results / "latest.md").write_text(text)
+    (opts.results / "summary.md").write_text(summary_table(summary))
     print(text)
+    print(summary_table(summary))
+    print("\n".join(target_lines(summary)))
     if opts.docs:
         doc = opts.docs.read_text()
-        if BEGIN not in doc or END not in doc:
-            raise SystemExit(f"{opts.docs}: no {BEGIN} ... {END} markers")
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        opts.docs.write_text(f"{head}{BEGIN}\n{text}{END}{tail}")
+        doc = replace_between(doc, BEGIN, END, text, opts.docs)
+        doc = replace_between(doc, SUMMARY_BEGIN, SUMMARY_END, summary_table(summary), opts.docs)
+        opts.docs.write_text(doc)
 
 
 if __name__ == "__main__":

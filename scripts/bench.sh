@@ -7,7 +7,10 @@
 #   BENCH_QUICK=1 scripts/bench.sh    # smoke run: a few iterations of everything
 #   BENCH_DOCS=1 scripts/bench.sh     # also write the results into docs/benchmarks.md
 #   BENCH_HEAT_ONLY=1 scripts/bench.sh  # only the partition heat (scripts/bench_heat.sh, issue 8)
+# Ends with the goals as PASS / FAIL lines (cold-start CPU within 1 ms of the no-AWS floor,
+# peak RSS <= 10 MB, each route's instructions against its floor; bench/report.py).
 # Knobs: BENCH_COLD (runs), BENCH_WARM / BENCH_WARM_MOTO (invocations per event),
+# BENCH_PROFILE_LOW / BENCH_PROFILE_HIGH (the two callgrind runs, default 10 / 60),
 # BENCH_EVENTS (names of events/NAME.http-api.json, or paths), BENCH_ARM64=0 (skip the
 # cargo-lambda arm64 zip), BENCH_HEAT=0 (skip the partition heat that follows the timing part),
 # BENCH_HEAT_BASELINE_REV (see scripts/bench_heat.sh). Results: bench/results/latest.{md,json}, raw runs in
@@ -151,6 +154,19 @@ for target in null moto; do
     --n "$warm" --out "$RAW/sdk_loop.$target.json"
 done
 bench floor_noop.warm "$NULL_URL" "$EX/bench_floor_noop" 0 "$WARM" "${create_only[@]}"
+
+# Instructions per warm invocation, exact (callgrind; the stripped binary counts the same):
+# the routes and their Lambda floors, for the goals at the top of docs/benchmarks.md.
+profiled=()
+for name in "${EVENT_NAMES[@]}"; do [[ $name == */* ]] || profiled+=("$name"); done
+if command -v valgrind >/dev/null && ((${#profiled[@]})); then
+  log "instructions per warm invocation (callgrind, bench/profile.sh)"
+  PROFILE_BINARY="$BIN" PROFILE_EXAMPLES="$EX" PROFILE_JSON="$RAW/instructions.json" \
+    PROFILE_LOW="${BENCH_PROFILE_LOW:-10}" PROFILE_HIGH="${BENCH_PROFILE_HIGH:-60}" \
+    bash bench/profile.sh "${profiled[@]}"
+else
+  log "no valgrind: instructions not counted (bash scripts/tools.sh --valgrind)"
+fi
 
 log "package size"
 mkdir -p "$RAW/zip"

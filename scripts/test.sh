@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 [[ ${1:-} == -- ]] && shift
 
-log "tools (.tools/venv, .tools/sam-venv, chromium)"
-bash scripts/tools.sh --browser --sam --dynalite
+log "tools (.tools/venv, .tools/sam-venv, .tools/node, chromium, valgrind)"
+bash scripts/tools.sh --browser --sam --dynalite --valgrind
 
 log "cargo fmt --check"
 cargo fmt --check
@@ -62,6 +62,15 @@ export JOBS_JWT_SECRET
 log "cargo build --all-targets"
 cargo build --all-targets
 
+# The instruction gate's release-like build (scripts/instructions.sh, last below) in the
+# background from here, so that its minutes overlap the tests: it has its own profile
+# directory (target/gate) and never waits on the debug build's lock.
+if [[ $# -eq 0 ]]; then
+  log "cargo build --profile gate --bin jobs-api (in the background, for the instruction gate)"
+  spawn "$LOCAL_DIR/$LOG_PREFIX-gate-build.log" cargo build --profile gate --bin jobs-api
+  GATE_BUILD_PID=$SPAWNED_PID
+fi
+
 log "cargo lambda watch"
 # The binary just built, run against the watch's runtime API: no second build with
 # other features, and no reload if a file changes mid-run (see start_watch).
@@ -100,4 +109,16 @@ if [[ $# -eq 0 ]]; then
   bash scripts/schemathesis.sh
   log "metrics: every request line of this run is valid EMF"
   "$VENV/bin/python" scripts/check_metrics.py log "$LOCAL_DIR/$LOG_PREFIX-function.log"
+fi
+
+# The instruction gate (issue 26): each route's instructions per warm invocation against
+# bench/instructions-baseline.json; more than 3 % dearer fails, unless the change
+# re-records the baseline (bash scripts/instructions.sh --record).
+if [[ $# -eq 0 ]]; then
+  log "instructions per route against the baseline (scripts/instructions.sh)"
+  wait "$GATE_BUILD_PID" || {
+    cat "$LOCAL_DIR/$LOG_PREFIX-gate-build.log" >&2
+    die "cargo build --profile gate failed (output above)"
+  }
+  bash scripts/instructions.sh
 fi

@@ -10,6 +10,8 @@
 #   scripts/tools.sh --dynalite   # and dynalite (a stricter DynamoDB emulator) in .tools/node,
 #                                 # from tools/package-lock.json; needs node and npm, and
 #                                 # says so and skips without them
+#   scripts/tools.sh --valgrind   # and Debian's valgrind (valgrind_tools.sh): the
+#                                 # instruction gate (scripts/instructions.sh)
 # The flags combine.
 set -euo pipefail
 
@@ -20,7 +22,8 @@ for arg; do
     --browser) bash "$ROOT/scripts/browser_tools.sh" ;;
     --sam) sam=true ;;
     --dynalite) dynalite=true ;;
-    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam, --dynalite)" >&2; exit 2 ;;
+    --valgrind) bash "$ROOT/scripts/valgrind_tools.sh" ;;
+    *) echo "error: tools.sh: unknown argument $arg (--browser, --sam, --dynalite, --valgrind)" >&2; exit 2 ;;
   esac
 done
 

@@ -2,6 +2,8 @@
 //! request into a response (never an error, never a panic that escapes) and logs one
 //! line for it.
 
+use std::cell::RefCell;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -162,8 +164,19 @@ impl RequestLog {
             job_id: self.job_id.as_deref(),
         };
         // Straight to stdout, not through `tracing`: EMF needs `_aws` as an object at
-        // the top of the line, which a tracing field cannot be. One `println!` is one
-        // write under stdout's lock, so lines never interleave.
-        println!("{}", metrics::request_line(&facts, tally));
+        // the top of the line, which a tracing field cannot be. One `write_all` of a whole
+        // line is one write under stdout's lock, so lines never interleave. The buffer is
+        // the thread's, reused: no allocation per request.
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            metrics::write_request_line(line, &facts, tally);
+            line.push('\n');
+            // A log line that cannot be written must not fail the request it describes.
+            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        });
     }
+}
+
+thread_local! {
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(metrics::LINE_CAPACITY));
 }
