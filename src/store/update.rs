@@ -249,6 +249,19 @@ mod tests {
 
     /// Every placeholder the expressions use is defined, and every one defined is used
     /// (DynamoDB refuses both mistakes).
+    /// An error or warning with every optional part left out.
+    fn issue() -> JobIssue {
+        JobIssue {
+            entity_key: "k".into(),
+            entity_type: "row".into(),
+            error_type: "t".into(),
+            message: "m".into(),
+            timestamp: Timestamp::from_millis(0),
+            details: None,
+            step: None,
+        }
+    }
+
     fn assert_placeholders_match(request: &UpdateRequest) {
         let text = format!(
             "{} {}",
@@ -332,15 +345,7 @@ mod tests {
 
     #[test]
     fn every_field_together_still_forms_a_valid_expression() {
-        let issue = JobIssue {
-            entity_key: "k".into(),
-            entity_type: "row".into(),
-            error_type: "t".into(),
-            message: "m".into(),
-            timestamp: Timestamp::from_millis(0),
-            details: None,
-            step: None,
-        };
+        let issue = issue();
         let mut update = update(ProgressReport {
             mark_started: true,
             processed_items: Some(1),
@@ -387,15 +392,7 @@ mod tests {
         let patch: serde_json::Map<String, serde_json::Value> = (0..max)
             .map(|i| (format!("a-long-metadata-key-name-{i:05}"), json!(i)))
             .collect();
-        let issue = JobIssue {
-            entity_key: "k".into(),
-            entity_type: "row".into(),
-            error_type: "t".into(),
-            message: "m".into(),
-            timestamp: Timestamp::from_millis(0),
-            details: None,
-            step: None,
-        };
+        let issue = issue();
         let mut update = update(ProgressReport {
             mark_started: true,
             processed_items_increment: Some(1),
