@@ -4,13 +4,13 @@
 # Idempotent: a stamp holding the lock's hash skips the work when the venv is current.
 # Quiet on success (one line when it installs); on failure prints pip's whole output.
 #   scripts/tools.sh              # the venv
-#   scripts/tools.sh --browser    # and Debian's chromium + chromium-driver (browser_tools.sh)
+#   scripts/tools.sh --browser    # and Debian's chromium + chromium-driver (debian_packages.sh)
 #   scripts/tools.sh --sam        # and the AWS SAM CLI in .tools/sam-venv, from
 #                                 # tools/sam-requirements.lock (its pins clash with the venv's)
 #   scripts/tools.sh --dynalite   # and dynalite (a stricter DynamoDB emulator) in .tools/node,
 #                                 # from tools/package-lock.json; needs node and npm, and
 #                                 # says so and skips without them
-#   scripts/tools.sh --valgrind   # and Debian's valgrind (valgrind_tools.sh): the
+#   scripts/tools.sh --valgrind   # and Debian's valgrind (debian_packages.sh): the
 #                                 # instruction gate (scripts/instructions.sh)
 # The flags combine.
 set -euo pipefail
@@ -19,10 +19,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 sam=false dynalite=false
 for arg; do
   case $arg in
-    --browser) bash "$ROOT/scripts/browser_tools.sh" ;;
+    --browser) bash "$ROOT/scripts/debian_packages.sh" /usr/bin/chromium /usr/bin/chromedriver \
+      -- chromium chromium-driver fonts-dejavu-core ;;
     --sam) sam=true ;;
     --dynalite) dynalite=true ;;
-    --valgrind) bash "$ROOT/scripts/valgrind_tools.sh" ;;
+    --valgrind) bash "$ROOT/scripts/debian_packages.sh" /usr/bin/valgrind -- valgrind ;;
     *) echo "error: tools.sh: unknown argument $arg (--browser, --sam, --dynalite, --valgrind)" >&2; exit 2 ;;
   esac
 done

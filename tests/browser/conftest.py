@@ -1,6 +1,6 @@
 """What the page's browser tests share: the function's address, tokens, API calls, and a
 headless Chromium driven by chromedriver (Debian's chromium and chromium-driver, installed
-by scripts/browser_tools.sh).
+by scripts/tools.sh --browser).
 
 Environment (scripts/test.sh sets both): JOBS_TEST_WATCH_URL, the function under
 `cargo lambda watch`; JOBS_JWT_SECRET, the HS256 secret it verifies tokens with.
@@ -89,7 +89,7 @@ class Api:
 @pytest.fixture(scope="session")
 def browser():
     for path in (CHROMIUM, CHROMEDRIVER):
-        assert os.access(path, os.X_OK), f"{path} missing: scripts/browser_tools.sh installs it"
+        assert os.access(path, os.X_OK), f"{path} missing: scripts/tools.sh --browser installs it"
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="jobs-page-chromium-")
     options = webdriver.ChromeOptions()
