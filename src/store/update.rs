@@ -247,8 +247,6 @@ mod tests {
         JobUpdate::from_report(report, Timestamp::from_millis(0), None)
     }
 
-    /// Every placeholder the expressions use is defined, and every one defined is used
-    /// (DynamoDB refuses both mistakes).
     /// An error or warning with every optional part left out.
     fn issue() -> JobIssue {
         JobIssue {
@@ -262,6 +260,8 @@ mod tests {
         }
     }
 
+    /// Every placeholder the expressions use is defined, and every one defined is used
+    /// (DynamoDB refuses both mistakes).
     fn assert_placeholders_match(request: &UpdateRequest) {
         let text = format!(
             "{} {}",
