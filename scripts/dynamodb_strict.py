@@ -468,13 +468,19 @@ def batch_write_item(request, backend):
                 alone(lambda: check_key_values(table, write["DeleteRequest"].get("Key") or {}, indexes=False))
 
 
-def transact_write_items(request, backend):
+def transact_items(request):
+    """A transaction's actions, at most MAX_TRANSACT_ACTIONS of them (CONSTRAINTS)."""
     actions = request.get("TransactItems") or []
     if len(actions) > MAX_TRANSACT_ACTIONS:
         raise Refusal(
             "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_TRANSACT_ACTIONS}"
         )
+    return actions
+
+
+def transact_write_items(request, backend):
+    actions = transact_items(request)
     reasons, total, failed = [], 0, False
     for action in actions:
         if len(action) != 1:
@@ -507,12 +513,7 @@ def transact_write_items(request, backend):
 
 
 def transact_get_items(request, backend):
-    actions = request.get("TransactItems") or []
-    if len(actions) > MAX_TRANSACT_ACTIONS:
-        raise Refusal(
-            "1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_TRANSACT_ACTIONS}"
-        )
+    actions = transact_items(request)
     for action in actions:
         get = action.get("Get") or {}
         check_expressions(get)
