@@ -224,18 +224,14 @@ pub fn ending_line(
     ending: &JobEnded,
     properties: &[(&str, &str)],
 ) -> String {
-    let mut out = String::with_capacity(LINE_CAPACITY);
-    let mut line = Json::open(&mut out, at);
-    line.string("level", "INFO");
-    line.string("message", message);
-    for (key, value) in properties {
-        line.string(key, value);
-    }
-    line.ending(ending);
-    line.aws(at);
-    line.out.push_str(ending_directive(ending));
-    line.out.push_str("]}}");
-    out
+    line_outside_a_request(
+        at,
+        "INFO",
+        message,
+        properties,
+        ending_directive(ending),
+        |line| line.ending(ending),
+    )
 }
 
 /// The line of items skipped as unreadable outside a request (the sweep's jobs, the
@@ -246,16 +242,36 @@ pub fn unreadable_line(
     unreadable: usize,
     properties: &[(&str, &str)],
 ) -> String {
+    line_outside_a_request(
+        at,
+        "WARN",
+        message,
+        properties,
+        UNREADABLE_DIRECTIVE,
+        |line| line.integer("UnreadableItems", unreadable as u64),
+    )
+}
+
+/// A line of the sweep or the events function: its level, message and properties, the
+/// metric values `values` writes, and their one `directive`.
+fn line_outside_a_request(
+    at: Timestamp,
+    level: &str,
+    message: &str,
+    properties: &[(&str, &str)],
+    directive: &str,
+    values: impl FnOnce(&mut Json),
+) -> String {
     let mut out = String::with_capacity(LINE_CAPACITY);
     let mut line = Json::open(&mut out, at);
-    line.string("level", "WARN");
+    line.string("level", level);
     line.string("message", message);
     for (key, value) in properties {
         line.string(key, value);
     }
-    line.integer("UnreadableItems", unreadable as u64);
+    values(&mut line);
     line.aws(at);
-    line.out.push_str(UNREADABLE_DIRECTIVE);
+    line.out.push_str(directive);
     line.out.push_str("]}}");
     out
 }
