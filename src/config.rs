@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::origin::AllowedOrigins;
-use crate::validation::ObjectLimits;
+use crate::http::origin::AllowedOrigins;
+use crate::http::validation::ObjectLimits;
 
 pub const DEFAULT_JOB_TYPES: [&str; 5] = [
     "enrichment",

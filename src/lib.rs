@@ -61,29 +61,16 @@
 //! response (or [`ApiError::into_response`]; `Cache-Control: no-store` on every API
 //! answer) → one JSON log line with the request's metrics.
 
-pub mod app;
 pub mod auth;
-pub mod body;
 pub mod config;
-pub mod cursor;
-pub mod decimal;
-pub mod error;
-pub mod idempotency;
+pub mod events;
+pub mod http;
 pub mod job;
-pub mod job_events;
-pub mod logging;
-pub mod metrics;
-pub mod origin;
-pub mod prefer;
-pub mod query;
-pub mod response;
-pub mod router;
 pub mod routes;
 pub mod store;
 pub mod sweep;
-pub mod time;
-pub mod validation;
+pub mod telemetry;
 
-pub use app::App;
 pub use config::Config;
-pub use error::ApiError;
+pub use http::error::ApiError;
+pub use routes::app::App;

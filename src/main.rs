@@ -4,7 +4,8 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use jobs_api::{App, Config, logging, store};
+use jobs_api::telemetry::logging;
+use jobs_api::{App, Config, store};
 use lambda_http::{Error, Request, service_fn};
 
 #[tokio::main(flavor = "current_thread")]

@@ -54,7 +54,7 @@ async fn creates_a_job_and_stores_it_under_the_callers_organization() {
         .expect("readable");
     assert_eq!(
         serde_json::to_value(
-            stored.to_response(jobs_api::time::Timestamp::now(), &Default::default())
+            stored.to_response(jobs_api::job::time::Timestamp::now(), &Default::default())
         )
         .unwrap(),
         reply.body

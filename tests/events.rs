@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
+use jobs_api::job::time::Timestamp;
 use jobs_api::job::{Job, JobIssue, JobUpdate, NewJob, ProgressReport};
-use jobs_api::time::Timestamp;
 use serde_json::{Value, json};
 
 /// The job id the lifecycle events name; each event file has its own organization.

@@ -14,8 +14,8 @@ use aws_sdk_eventbridge::types::Target;
 use common::proxy::{Entries, Fault, Proxy, THROTTLING};
 use common::stream::{Delivery, Invoke, Mapping, Moto, Stream};
 use common::*;
-use jobs_api::job_events::publish::{self, Publisher, Retry};
-use jobs_api::job_events::{Handler, StreamBatch, Summary};
+use jobs_api::events::publish::{self, Publisher, Retry};
+use jobs_api::events::{Handler, StreamBatch, Summary};
 use serde_json::{Value, json};
 
 const SOURCE: &str = "jobs-api";

@@ -3,7 +3,7 @@
 //! back from create, get, list, a progress report and the history as the same decimal,
 //! in canonical text, and is stored as that decimal; any other is refused with a `422`
 //! naming it, and nothing is written. Numbers are compared as exact decimals
-//! (`jobs_api::decimal`) or as text, never as floats.
+//! (`jobs_api::job::decimal`) or as text, never as floats.
 
 mod common;
 
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use jobs_api::App;
-use jobs_api::decimal::Decimal;
+use jobs_api::job::decimal::Decimal;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{Value, json};

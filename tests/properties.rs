@@ -3,13 +3,15 @@
 //! errors that point into the request. Pure: no DynamoDB needed. The number of cases
 //! is bounded (`PROPTEST_CASES`, default 256 per property).
 
+use jobs_api::Config;
 use jobs_api::auth::Caller;
-use jobs_api::error::ApiError;
-use jobs_api::query::Query;
+use jobs_api::http::error::ApiError;
+use jobs_api::http::query::Query;
+use jobs_api::http::validation::MAX_COUNT;
+use jobs_api::http::{body, prefer};
+use jobs_api::job::time::Timestamp;
+use jobs_api::routes::router;
 use jobs_api::routes::{create_job, report_progress};
-use jobs_api::time::Timestamp;
-use jobs_api::validation::MAX_COUNT;
-use jobs_api::{Config, body, prefer, router};
 use lambda_http::http::Method;
 use lambda_http::http::header::{HeaderMap, HeaderValue};
 use proptest::prelude::*;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::Tenant;
 use common::proxy::Proxy;
+use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::store::keys::DEADLINE_SHARDS;
 use jobs_api::sweep;
-use jobs_api::time::Timestamp;
 use serde_json::json;
 
 const JOBS: usize = 1_000;

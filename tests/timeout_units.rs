@@ -16,9 +16,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryPartition;
 use common::{Tenant, send};
+use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::sweep;
-use jobs_api::time::Timestamp;
 use jobs_api::{App, Config};
 use serde_json::{Value, json};
 

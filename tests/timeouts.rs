@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::proxy::{Fault, Proxy};
 use common::{Reply, Tenant, send};
 use jobs_api::App;
+use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::sweep::{self, SweepReport};
-use jobs_api::time::Timestamp;
 use serde_json::{Value, json};
 
 struct World {

@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::fetch::{FetchError, Fetcher};
 use crate::config::IntrospectionConfig;
-use crate::decimal::Decimal;
+use crate::job::decimal::Decimal;
 
 /// Enough for every live session of a busy container: two generations of half of it.
 const MAX_ENTRIES: usize = 10_000;

@@ -20,8 +20,8 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use crate::config::{AuthConfig, ClaimNames, JwtConfig, JwtKeys};
-use crate::decimal::Decimal;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::job::decimal::Decimal;
 use fetch::Fetcher;
 use introspection::{Answer, Introspector, Unanswered};
 use jwks::{KeyError, KeySet};
@@ -293,7 +293,7 @@ pub fn caller_from_claims(
             }
             _ => {
                 return Err(ApiError::Validation(vec![
-                    crate::validation::FieldError::missing(
+                    crate::http::validation::FieldError::missing(
                         &["header", ORGANIZATION_HEADER],
                         &Value::Null,
                     ),

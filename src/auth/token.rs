@@ -8,7 +8,7 @@ pub const SESSION_JWT_COOKIE: &str = "stytch_session_jwt";
 pub const SESSION_COOKIE: &str = "stytch_session";
 
 /// How the caller proved who they are: what decides whether a browser could have sent the
-/// request on a page's behalf without it knowing (see [`crate::origin`]).
+/// request on a page's behalf without it knowing (see [`crate::http::origin`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Credential {
     /// `Authorization: Bearer …`: only code that holds the token can send it.

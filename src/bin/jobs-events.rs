@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use jobs_api::job_events::publish::{self, Publisher, Retry};
-use jobs_api::job_events::{Handler, Settings, StreamBatch};
-use jobs_api::logging;
+use jobs_api::events::publish::{self, Publisher, Retry};
+use jobs_api::events::{Handler, Settings, StreamBatch};
+use jobs_api::telemetry::logging;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]

@@ -18,7 +18,7 @@ const USAGE: &str =
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    jobs_api::logging::init();
+    jobs_api::telemetry::logging::init();
     let mut args = std::env::args().skip(1);
     let (mut from, mut to, mut dry_run, mut checkpoint) = (None, None, false, None);
     while let Some(arg) = args.next() {
@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
         page_size: 100,
         max_pages: None,
     };
-    let now = jobs_api::time::Timestamp::now().millis() / 1000;
+    let now = jobs_api::job::time::Timestamp::now().millis() / 1000;
     match Store::new(client, to).migrate_from(&options, now).await {
         Ok(report) => {
             let verb = if dry_run { "would copy" } else { "copied" };

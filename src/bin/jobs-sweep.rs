@@ -12,9 +12,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use jobs_api::job::time::Timestamp;
 use jobs_api::store::{self, Store};
 use jobs_api::sweep::{self, SweepReport};
-use jobs_api::time::Timestamp;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::service_fn;
 
@@ -24,7 +24,7 @@ const USAGE: &str = "usage: jobs-sweep [--every SECONDS]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    jobs_api::logging::init();
+    jobs_api::telemetry::logging::init();
     let every = match parse_args(std::env::args().skip(1)) {
         Ok(every) => every,
         Err(()) => {

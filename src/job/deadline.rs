@@ -12,7 +12,7 @@
 //! `failed` at the earlier deadline passed.
 
 use super::{Job, JobIssue, JobStatus};
-use crate::time::Timestamp;
+use crate::job::time::Timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeadlineKind {

@@ -6,9 +6,11 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::time::Timestamp;
+use crate::job::time::Timestamp;
 
 mod deadline;
+pub mod decimal;
+pub mod time;
 mod update;
 
 pub use deadline::{DeadlineKind, Expiry, SweepAction};

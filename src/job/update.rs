@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{Job, JobIssue, JobStatus};
-use crate::time::Timestamp;
+use crate::job::time::Timestamp;
 
 /// A validated `POST /api/jobs/{job_id}/progress` body: only the fields present act.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -3,13 +3,13 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use crate::app::App;
 use crate::auth::{Caller, Permission};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::prefer;
 use crate::job::JobUpdate;
-use crate::prefer;
+use crate::job::time::Timestamp;
+use crate::routes::app::App;
 use crate::store::Completion;
-use crate::time::Timestamp;
 
 pub async fn handle(
     app: &App,

@@ -3,16 +3,16 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 
-use crate::app::{App, RequestLog};
 use crate::auth::{Caller, Permission};
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::validation::{self, FieldError, Problems};
+use crate::http::{body, response};
+use crate::job::time::Timestamp;
 use crate::job::{Job, NewJob, RecentIssues};
-use crate::metrics;
+use crate::routes::app::{App, RequestLog};
 use crate::store::{self, Completion, StoreError};
-use crate::time::Timestamp;
-use crate::validation::{self, FieldError, Problems};
-use crate::{body, response};
+use crate::telemetry::metrics;
 
 const MAX_TRIGGERED_BY_CHARS: usize = 255;
 
@@ -156,7 +156,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        crate::validation::problem_list(parse(&body, &config(), &caller()))
+        crate::http::validation::problem_list(parse(&body, &config(), &caller()))
     }
 
     #[test]

@@ -2,9 +2,9 @@
 
 use lambda_http::{Body, Response};
 
-use crate::app::App;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::routes::app::App;
 
 pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let job = super::read_job(app, caller, raw_id).await?;

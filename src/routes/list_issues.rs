@@ -5,14 +5,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use crate::app::App;
 use crate::auth::{Caller, Permission};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::query::Query;
+use crate::http::response;
+use crate::http::validation::Problems;
 use crate::job::RecordedIssue;
-use crate::query::Query;
-use crate::response;
+use crate::routes::app::App;
 use crate::store::IssueKind;
-use crate::validation::Problems;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 100;

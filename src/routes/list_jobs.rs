@@ -4,17 +4,17 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use crate::app::App;
 use crate::auth::{Caller, Permission};
-use crate::cursor::Cursor;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::query::Query;
+use crate::http::response;
+use crate::http::validation::{self, FieldError, Problems};
+use crate::job::time::Timestamp;
 use crate::job::{JobStatus, RecentIssues};
-use crate::query::Query;
-use crate::response;
+use crate::routes::app::App;
 use crate::store::JOB_CURSOR_PREFIX;
 use crate::store::JobFilter;
-use crate::time::Timestamp;
-use crate::validation::{self, FieldError, Problems};
+use crate::store::cursor::Cursor;
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;

@@ -1,6 +1,7 @@
 //! One file per endpoint: its input parsing, its rules and its store calls. What several
 //! endpoints share about answering with a job lives here.
 
+pub mod app;
 pub mod cancel_job;
 pub mod create_job;
 pub mod get_job;
@@ -9,21 +10,22 @@ pub mod list_issues;
 pub mod list_jobs;
 pub mod page;
 pub mod report_progress;
+pub mod router;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
-use crate::app::App;
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::idempotency::{self, Found, Record, StoredResponse};
+use crate::http::error::ApiError;
+use crate::http::idempotency::{self, Found, Record, StoredResponse};
+use crate::http::prefer::{self, Return};
+use crate::http::response;
+use crate::job::time::Timestamp;
 use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
-use crate::metrics;
-use crate::prefer::{self, Return};
-use crate::response;
+use crate::routes::app::App;
 use crate::store::{Claim, IssueKind};
-use crate::time::Timestamp;
+use crate::telemetry::metrics;
 
 /// The errors and warnings a job response carries stay within this many bytes (the
 /// oldest are left out first): every response, and every stored replay of one, stays

@@ -4,16 +4,16 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 
-use crate::app::App;
 use crate::auth::{Caller, Permission};
-use crate::body;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::http::body;
+use crate::http::error::ApiError;
+use crate::http::prefer;
+use crate::http::validation::{self, FieldError, ObjectLimits, Problems};
+use crate::job::time::Timestamp;
 use crate::job::{Job, JobIssue, JobUpdate, ProgressReport};
-use crate::prefer;
+use crate::routes::app::App;
 use crate::store::{Claim, Completion, StoreError};
-use crate::time::Timestamp;
-use crate::validation::{self, FieldError, ObjectLimits, Problems};
 
 const MAX_SHORT_TEXT: usize = 255;
 const MAX_MESSAGE: usize = 4096;
@@ -282,7 +282,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        crate::validation::problem_list(parse(&body, &config(), now()))
+        crate::http::validation::problem_list(parse(&body, &config(), now()))
     }
 
     #[test]

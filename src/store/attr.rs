@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use crate::decimal::Decimal;
+use crate::job::decimal::Decimal;
 
 /// The attribute value of `value`. Its numbers go as their text: validation made it the
 /// canonical text of a number DynamoDB holds exactly (`validation::object`).

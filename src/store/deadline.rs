@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use super::item::{self, Item, n, s};
 use super::keys::{self, IssueKind};
 use super::{Store, StoreError};
+use crate::job::time::Timestamp;
 use crate::job::{Expiry, Job, JobStatus};
-use crate::time::Timestamp;
 
 /// One page of a shard's due entries, with their jobs as stored (not [`Job::as_of`]).
 pub struct DueEntries {

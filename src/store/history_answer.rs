@@ -586,7 +586,7 @@ mod tests {
 
     fn timestamp() -> impl Strategy<Value = String> {
         prop_oneof![
-            4 => (0u64..4_102_444_800_000).prop_map(|ms| crate::time::Timestamp::from_millis(ms).to_string()),
+            4 => (0u64..4_102_444_800_000).prop_map(|ms| crate::job::time::Timestamp::from_millis(ms).to_string()),
             1 => "[0-9TZ:.-]{0,24}",
         ]
     }

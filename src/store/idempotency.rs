@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use super::item::{Item, n, s};
 use super::keys;
 use super::{Store, StoreError};
-use crate::idempotency::{KEY_LIFETIME_SECONDS, Record, STALE_CLAIM_SECONDS, StoredResponse};
-use crate::time::Timestamp;
+use crate::http::idempotency::{KEY_LIFETIME_SECONDS, Record, STALE_CLAIM_SECONDS, StoredResponse};
+use crate::job::time::Timestamp;
 
 const IN_FLIGHT: &str = "in_flight";
 const COMPLETED: &str = "completed";

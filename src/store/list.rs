@@ -9,9 +9,9 @@ use super::history_answer;
 use super::item::{self, Item, s};
 use super::keys::{self, IssueKind};
 use super::{Store, StoreError};
-use crate::cursor::Cursor;
+use crate::job::time::Timestamp;
 use crate::job::{Job, JobStatus, RecordedIssue};
-use crate::time::Timestamp;
+use crate::store::cursor::Cursor;
 
 /// How many queries one filtered page may take before it returns what it has with a
 /// cursor to go on: bounds a request's latency when a combined filter matches little.
@@ -214,7 +214,7 @@ impl Store {
             frontier
         };
         let items = self.full_items(&entries).await?;
-        let now = crate::time::Timestamp::now();
+        let now = crate::job::time::Timestamp::now();
         let jobs = items
             .iter()
             .filter_map(|item| super::readable_job(item, "list"))
@@ -401,7 +401,7 @@ fn readable_issue(entry: history_answer::HistoryEntry) -> Option<RecordedIssue> 
         Err(super::BadItem(reason)) => {
             let key = entry.sort_key.unwrap_or_default();
             tracing::warn!(%key, %reason, "unreadable history item skipped");
-            crate::metrics::count(crate::metrics::Counter::UnreadableItem);
+            crate::telemetry::metrics::count(crate::telemetry::metrics::Counter::UnreadableItem);
             None
         }
     }

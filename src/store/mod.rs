@@ -4,6 +4,7 @@
 
 mod attr;
 mod attr_json;
+pub mod cursor;
 mod deadline;
 mod history_answer;
 mod idempotency;
@@ -23,11 +24,11 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::validation::MAX_COUNT;
+use crate::job::time::Timestamp;
 use crate::job::{Job, JobUpdate};
-use crate::metrics::{self, Counter};
-use crate::time::Timestamp;
-use crate::validation::MAX_COUNT;
+use crate::telemetry::metrics::{self, Counter};
 
 pub use deadline::DueEntries;
 pub use idempotency::{Claim, Completion};
@@ -277,7 +278,7 @@ impl From<StoreError> for ApiError {
             StoreError::CountLimit(field) => ApiError::Conflict(format!(
                 "{field} would exceed {MAX_COUNT}, the largest count a job holds: nothing was written"
             )),
-            StoreError::ClaimLost => crate::idempotency::ApiErrorKind::InFlight.into_error(),
+            StoreError::ClaimLost => crate::http::idempotency::ApiErrorKind::InFlight.into_error(),
             StoreError::Refused(None) => ApiError::JobNotFound,
             StoreError::Refused(Some(job)) if job.status.has_ended() => ApiError::Conflict(
                 format!("Job has already ended with status {}", job.status.as_str()),

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 
 use super::item::{self, n, s};
 use super::keys::{self, IssueKind};
+use crate::http::validation::MAX_COUNT;
 use crate::job::{CountChange, Ending, JobStatus, JobUpdate};
-use crate::validation::MAX_COUNT;
 
 /// The parts of an `UpdateItem` (or of a transaction's `Update`).
 pub struct UpdateRequest {
@@ -239,8 +239,8 @@ pub fn history_puts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::time::Timestamp;
     use crate::job::{ExpectedCounts, JobIssue, ProgressReport};
-    use crate::time::Timestamp;
     use serde_json::json;
 
     fn update(report: ProgressReport) -> JobUpdate {

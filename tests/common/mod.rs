@@ -305,9 +305,9 @@ pub fn assert_new_job(body: &Value, job_type: &str, total_items: u64) -> String 
     let job_id = body["job_id"].as_str().expect("job_id is a string");
     let uuid = uuid::Uuid::parse_str(job_id).expect("job_id is a UUID");
     assert_eq!(uuid.get_version_num(), 7, "job ids are time-ordered UUIDv7");
-    let created = jobs_api::time::Timestamp::parse(body["created_at"].as_str().unwrap())
+    let created = jobs_api::job::time::Timestamp::parse(body["created_at"].as_str().unwrap())
         .expect("created_at is RFC 3339");
-    let age = jobs_api::time::Timestamp::now().seconds_since(created);
+    let age = jobs_api::job::time::Timestamp::now().seconds_since(created);
     assert!(age < 60.0, "created_at is now, not {age}s ago");
     job_id.to_owned()
 }

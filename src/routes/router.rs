@@ -6,7 +6,7 @@ use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::routes::page::Asset;
 use crate::store::IssueKind;
 

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use lambda_http::Request;
 use serde_json::Value;
 
-use crate::cursor::Cursor;
-use crate::time::Timestamp;
-use crate::validation::FieldError;
+use crate::http::validation::FieldError;
+use crate::job::time::Timestamp;
+use crate::store::cursor::Cursor;
 
 pub struct Query {
     params: HashMap<String, String>,

@@ -64,8 +64,8 @@ fn status_of(image: &serde_dynamo::Item) -> Result<JobStatus, Malformed> {
 pub(crate) mod tests {
     use super::*;
     use crate::job::NewJob;
+    use crate::job::time::Timestamp;
     use crate::store::keys::IssueKind;
-    use crate::time::Timestamp;
     use serde_json::{Value, json};
 
     pub(crate) fn job() -> Job {
@@ -195,7 +195,7 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(t.job.status, JobStatus::Failed);
-        assert_eq!(t.job.processed_items, crate::validation::MAX_COUNT);
+        assert_eq!(t.job.processed_items, crate::http::validation::MAX_COUNT);
     }
 
     #[test]

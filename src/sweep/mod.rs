@@ -13,11 +13,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::job::time::Timestamp;
 use crate::job::{JobStatus, SweepAction};
-use crate::metrics;
 use crate::store::keys::DEADLINE_SHARDS;
 use crate::store::{Store, StoreError};
-use crate::time::Timestamp;
+use crate::telemetry::metrics;
 
 /// Index entries per query (and jobs per `BatchGetItem`, its limit).
 pub const PAGE: usize = 100;

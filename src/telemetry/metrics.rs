@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use crate::job::JobStatus;
-use crate::time::Timestamp;
+use crate::job::time::Timestamp;
 
 /// The namespace every metric is published under; the template's alarms and dashboard
 /// use the same one (`tests/template.rs` checks that the names agree).

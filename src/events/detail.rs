@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::record::Transition;
 use crate::job::JobStatus;
-use crate::time::Timestamp;
+use crate::job::time::Timestamp;
 
 /// The event's `detail-type`.
 pub const DETAIL_TYPE: &str = "Job Status Changed";
@@ -78,7 +78,7 @@ pub fn resource(source: &str, job_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job_events::record::tests::job;
+    use crate::events::record::tests::job;
     use serde_json::json;
 
     #[test]

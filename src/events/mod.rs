@@ -122,8 +122,8 @@ impl Handler {
         }
         if summary.skipped_malformed > 0 {
             // Counted as every unreadable item is (`UnreadableItems`, alarmed on).
-            let line = crate::metrics::unreadable_line(
-                crate::time::Timestamp::now(),
+            let line = crate::telemetry::metrics::unreadable_line(
+                crate::job::time::Timestamp::now(),
                 "stream records skipped: not readable job changes",
                 summary.skipped_malformed,
                 &[],

@@ -5,7 +5,7 @@ use lambda_http::http::header;
 use lambda_http::{Body, Request};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The body parsed as JSON; an empty body is `Value::Null` (FastAPI reports it as a
 /// missing body, `422`).

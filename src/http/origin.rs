@@ -11,7 +11,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
 use crate::auth::Credential;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The request headers the API reads, which a browser must be allowed to send.
 pub const ALLOWED_HEADERS: &str =

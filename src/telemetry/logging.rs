@@ -7,7 +7,7 @@
 //! Lambda sets from `LoggingConfig`), else `RUST_LOG` (local runs), else `info`. Every
 //! line inside an invocation carries the runtime's span: `span.requestId` and
 //! `span.xrayTraceId`. The request line, with the metrics, is written by
-//! [`crate::metrics`].
+//! [`crate::telemetry::metrics`].
 
 use tracing_subscriber::filter::LevelFilter;
 

@@ -14,10 +14,10 @@ use aws_lc_rs::digest;
 use lambda_http::Request;
 use serde_json::Value;
 
-use crate::decimal;
-use crate::error::ApiError;
-use crate::time::Timestamp;
-use crate::validation::FieldError;
+use crate::http::error::ApiError;
+use crate::http::validation::FieldError;
+use crate::job::decimal;
+use crate::job::time::Timestamp;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";

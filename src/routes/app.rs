@@ -13,13 +13,13 @@ use tracing::Instrument;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::metrics::{self, Tally};
-use crate::origin;
-use crate::router::{self, Route};
+use crate::http::error::ApiError;
+use crate::http::origin;
+use crate::job::time::Timestamp;
 use crate::routes;
+use crate::routes::router::{self, Route};
 use crate::store::Store;
-use crate::time::Timestamp;
+use crate::telemetry::metrics::{self, Tally};
 
 pub struct App {
     config: Config,

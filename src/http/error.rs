@@ -5,8 +5,8 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
-use crate::response;
-use crate::validation::FieldError;
+use crate::http::response;
+use crate::http::validation::FieldError;
 
 /// Seconds a client should wait before retrying when DynamoDB throttles or is unreachable.
 const RETRY_AFTER_SECONDS: &str = "1";

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::decimal::{self, Decimal};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::job::decimal::{self, Decimal};
 
 /// The largest count we accept: the largest integer every JSON client can represent exactly.
 pub const MAX_COUNT: u64 = (1 << 53) - 1;
