@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::http::origin::AllowedOrigins;
-use crate::http::validation::ObjectLimits;
-
 pub const DEFAULT_JOB_TYPES: [&str; 5] = [
     "enrichment",
     "crawl",
@@ -53,6 +50,55 @@ pub struct TimeoutSettings {
 
 pub const MIN_TIMEOUT_SECONDS: u64 = 60;
 pub const MAX_TIMEOUT_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Bounds on a free-form JSON object such as `metadata`.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectLimits {
+    /// Serialized size in bytes.
+    pub max_bytes: usize,
+    /// Nesting depth; the object itself is depth 1.
+    pub max_depth: usize,
+}
+
+/// Origins as browsers write them (`scheme://host[:port]`, lowercase), compared exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowedOrigins(Vec<String>);
+
+impl AllowedOrigins {
+    /// A comma-separated list of origins. `*` and `null` are refused: credentials are
+    /// only ever shared with origins named one by one.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut origins = Vec::new();
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let origin = canonical_origin(entry.trim_end_matches('/')).ok_or_else(|| {
+                format!(
+                    "{entry:?} is not an origin like https://app.example.com (no path, no wildcard)"
+                )
+            })?;
+            origins.push(origin);
+        }
+        Ok(AllowedOrigins(origins))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn allows(&self, origin: &str) -> bool {
+        canonical_origin(origin).is_some_and(|origin| self.0.contains(&origin))
+    }
+}
+
+/// `scheme://host[:port]` in lowercase, or `None` for anything else (`null`, a path, `*`).
+fn canonical_origin(text: &str) -> Option<String> {
+    let (scheme, authority) = text.split_once("://")?;
+    let valid_scheme = scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http");
+    let valid_authority = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    (valid_scheme && valid_authority).then(|| text.to_ascii_lowercase())
+}
 
 #[derive(Clone)]
 pub struct AuthConfig {

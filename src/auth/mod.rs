@@ -20,7 +20,6 @@ use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use crate::config::{AuthConfig, ClaimNames, JwtConfig, JwtKeys};
-use crate::http::error::ApiError;
 use crate::job::decimal::Decimal;
 use fetch::Fetcher;
 use introspection::{Answer, Introspector, Unanswered};
@@ -31,11 +30,30 @@ use token::{Carrier, Presented};
 pub const ORGANIZATION_HEADER: &str = "x-organization-id";
 /// Organization ids become part of DynamoDB keys: keep them to a plain alphabet.
 const MAX_ORGANIZATION_ID_LEN: usize = 128;
-const INVALID_TOKEN: ApiError = ApiError::Unauthenticated("Invalid or expired token");
+const INVALID_TOKEN: AuthError = AuthError::Unauthenticated("Invalid or expired token");
 /// Clock skew allowed between the token's issuer and this function.
 const JWT_LEEWAY_SECONDS: u64 = 30;
 
 type Claims = Map<String, Value>;
+
+/// Why a caller is not let in (`http::error` says how each is answered).
+#[derive(Debug)]
+pub enum AuthError {
+    /// No credentials, or credentials that do not verify (`401`).
+    Unauthenticated(&'static str),
+    /// Authenticated, but not for this organization or action (`403`).
+    Forbidden(String),
+    /// The caller belongs to several organizations and did not name one in
+    /// `X-Organization-Id` (`422` on that header).
+    OrganizationNotChosen,
+    /// The identity provider cannot be reached to check a token (`503`).
+    IdentityUnavailable,
+    /// A session token with no cached answer while this instance has asked the provider
+    /// as often as it may for now (`503`).
+    IdentityBusy,
+    /// Anything unexpected (`500`).
+    Internal,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Permission {
@@ -61,10 +79,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+    pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
         match &self.permissions {
             Some(granted) if !granted.iter().any(|p| p == permission.as_str()) => Err(
-                ApiError::Forbidden(format!("Missing permission {}", permission.as_str())),
+                AuthError::Forbidden(format!("Missing permission {}", permission.as_str())),
             ),
             _ => Ok(()),
         }
@@ -97,12 +115,12 @@ impl Authenticator {
 
     /// Resolves the caller of `request`, or `401` / `403` / `422` (`503` when the
     /// identity provider cannot be reached to tell, or may not be asked again yet).
-    pub async fn authenticate(&self, request: &Request) -> Result<(Caller, Credential), ApiError> {
+    pub async fn authenticate(&self, request: &Request) -> Result<(Caller, Credential), AuthError> {
         let (claims, credential) = match authorizer_claims(request) {
             Some(claims) => (claims, token::gateway_credential(request)),
             None => {
                 let presented = token::presented(request)
-                    .ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+                    .ok_or(AuthError::Unauthenticated("Not authenticated"))?;
                 (self.verify(&presented).await?, presented.credential())
             }
         };
@@ -111,18 +129,18 @@ impl Authenticator {
         Ok((caller, credential))
     }
 
-    async fn verify(&self, presented: &Presented) -> Result<Claims, ApiError> {
+    async fn verify(&self, presented: &Presented) -> Result<Claims, AuthError> {
         if presented.is_jwt() {
             let jwt = self
                 .config
                 .jwt
                 .as_ref()
-                .ok_or(ApiError::Unauthenticated("Not authenticated"))?;
+                .ok_or(AuthError::Unauthenticated("Not authenticated"))?;
             return self.verify_jwt(&presented.token, jwt).await;
         }
         let Some(introspector) = &self.introspector else {
             return Err(match presented.carrier {
-                Carrier::SessionCookie => ApiError::Unauthenticated(
+                Carrier::SessionCookie => AuthError::Unauthenticated(
                     "This deployment cannot check opaque session tokens (stytch_session): send the session JWT (stytch_session_jwt cookie) or a bearer token",
                 ),
                 _ => INVALID_TOKEN,
@@ -133,16 +151,16 @@ impl Authenticator {
             .await
         {
             Ok(Answer::Active(claims)) => Ok(claims),
-            Ok(Answer::Inactive) => Err(ApiError::Unauthenticated("Session is not active")),
-            Err(Unanswered::Busy) => Err(ApiError::IdentityBusy),
+            Ok(Answer::Inactive) => Err(AuthError::Unauthenticated("Session is not active")),
+            Err(Unanswered::Busy) => Err(AuthError::IdentityBusy),
             Err(Unanswered::Failed(error)) => {
                 tracing::warn!(reason = %error.0, "token introspection failed");
-                Err(ApiError::IdentityUnavailable)
+                Err(AuthError::IdentityUnavailable)
             }
         }
     }
 
-    async fn verify_jwt(&self, token: &str, jwt: &JwtConfig) -> Result<Claims, ApiError> {
+    async fn verify_jwt(&self, token: &str, jwt: &JwtConfig) -> Result<Claims, AuthError> {
         let (algorithm, key) = match (&jwt.keys, &self.key_set) {
             (JwtKeys::Static { algorithm, key }, _) => (*algorithm, key.clone()),
             (JwtKeys::Jwks { .. }, Some(key_set)) => {
@@ -157,17 +175,17 @@ impl Authenticator {
                         tracing::info!(reason = "unknown kid", "token refused");
                         return Err(INVALID_TOKEN);
                     }
-                    Err(KeyError::Unavailable) => return Err(ApiError::IdentityUnavailable),
+                    Err(KeyError::Unavailable) => return Err(AuthError::IdentityUnavailable),
                 }
             }
-            (JwtKeys::Jwks { .. }, None) => return Err(ApiError::Internal),
+            (JwtKeys::Jwks { .. }, None) => return Err(AuthError::Internal),
         };
         verify(token, algorithm, &key, jwt).map_err(|error| refused(&error))
     }
 }
 
 /// A refused token: the kind of failure is logged, never the token itself.
-fn refused(error: &jsonwebtoken::errors::Error) -> ApiError {
+fn refused(error: &jsonwebtoken::errors::Error) -> AuthError {
     tracing::info!(reason = ?error.kind(), "token refused");
     INVALID_TOKEN
 }
@@ -261,13 +279,13 @@ fn check_dates(claims: &Claims, now: u64) -> jsonwebtoken::errors::Result<()> {
     Ok(())
 }
 
-fn organization_header(request: &Request) -> Result<Option<String>, ApiError> {
+fn organization_header(request: &Request) -> Result<Option<String>, AuthError> {
     match request.headers().get(ORGANIZATION_HEADER) {
         None => Ok(None),
         Some(value) => value
             .to_str()
             .map(|text| Some(text.trim().to_owned()))
-            .map_err(|_| ApiError::Forbidden("Organization not allowed".into())),
+            .map_err(|_| AuthError::Forbidden("Organization not allowed".into())),
     }
 }
 
@@ -276,33 +294,28 @@ pub fn caller_from_claims(
     claims: &Claims,
     names: &ClaimNames,
     requested: Option<String>,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, AuthError> {
     let organizations = claims
         .get(&names.organizations)
         .map(string_list)
         .unwrap_or_default();
     let organization_id = match requested {
         Some(requested) if organizations.contains(&requested) => requested,
-        Some(_) => return Err(ApiError::Forbidden("Organization not allowed".into())),
+        Some(_) => return Err(AuthError::Forbidden("Organization not allowed".into())),
         None => match organizations.as_slice() {
             [only] => only.clone(),
             [] => {
-                return Err(ApiError::Forbidden(
+                return Err(AuthError::Forbidden(
                     "The caller belongs to no organization".into(),
                 ));
             }
             _ => {
-                return Err(ApiError::Validation(vec![
-                    crate::http::validation::FieldError::missing(
-                        &["header", ORGANIZATION_HEADER],
-                        &Value::Null,
-                    ),
-                ]));
+                return Err(AuthError::OrganizationNotChosen);
             }
         },
     };
     if !is_plain_organization_id(&organization_id) {
-        return Err(ApiError::Forbidden("Organization not allowed".into()));
+        return Err(AuthError::Forbidden("Organization not allowed".into()));
     }
     Ok(Caller {
         organization_id,
@@ -431,21 +444,21 @@ mod tests {
         let caller = caller_from_claims(&claims, &names(), Some("org-b".into())).unwrap();
         assert_eq!(caller.organization_id, "org-b");
         let refused = caller_from_claims(&claims, &names(), Some("org-c".into()));
-        assert!(matches!(refused, Err(ApiError::Forbidden(_))));
+        assert!(matches!(refused, Err(AuthError::Forbidden(_))));
         let ambiguous = caller_from_claims(&claims, &names(), None);
-        assert!(matches!(ambiguous, Err(ApiError::Validation(_))));
+        assert!(matches!(ambiguous, Err(AuthError::OrganizationNotChosen)));
     }
 
     #[test]
     fn no_organization_or_an_odd_one_is_forbidden() {
         let none = caller_from_claims(&claims(json!({"sub": "u1"})), &names(), None);
-        assert!(matches!(none, Err(ApiError::Forbidden(_))));
+        assert!(matches!(none, Err(AuthError::Forbidden(_))));
         let odd = caller_from_claims(
             &claims(json!({"organizations": ["a#JOB#b"]})),
             &names(),
             None,
         );
-        assert!(matches!(odd, Err(ApiError::Forbidden(_))));
+        assert!(matches!(odd, Err(AuthError::Forbidden(_))));
     }
 
     #[test]
@@ -476,7 +489,7 @@ mod tests {
         assert!(reader.require(Permission::Read).is_ok());
         assert!(matches!(
             reader.require(Permission::Create),
-            Err(ApiError::Forbidden(_))
+            Err(AuthError::Forbidden(_))
         ));
     }
 

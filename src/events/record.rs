@@ -195,7 +195,7 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(t.job.status, JobStatus::Failed);
-        assert_eq!(t.job.processed_items, crate::http::validation::MAX_COUNT);
+        assert_eq!(t.job.processed_items, crate::job::MAX_COUNT);
     }
 
     #[test]

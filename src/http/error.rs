@@ -5,8 +5,12 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+use crate::auth::{AuthError, ORGANIZATION_HEADER};
+use crate::http::idempotency::{self, Refusal};
 use crate::http::response;
 use crate::http::validation::FieldError;
+use crate::job::MAX_COUNT;
+use crate::store::StoreError;
 
 /// Seconds a client should wait before retrying when DynamoDB throttles or is unreachable.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -124,5 +128,91 @@ impl ApiError {
 impl From<FieldError> for ApiError {
     fn from(error: FieldError) -> Self {
         ApiError::Validation(vec![error])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// The store's errors as the API answers them. A failed condition means different things to different routes, which map it
+    /// themselves; reaching here it is unexpected.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Throttled => ApiError::Throttled,
+            StoreError::Unavailable => ApiError::Unavailable,
+            StoreError::ConditionFailed => {
+                tracing::error!("unexpected conditional check failure");
+                ApiError::Internal
+            }
+            StoreError::ItemTooLarge => ApiError::Conflict(
+                "The job would exceed DynamoDB's item size limit: its metadata is too large".into(),
+            ),
+            StoreError::Contended => {
+                ApiError::Conflict("The job is being updated concurrently, retry".into())
+            }
+            StoreError::CountLimit(field) => ApiError::Conflict(format!(
+                "{field} would exceed {MAX_COUNT}, the largest count a job holds: nothing was written"
+            )),
+            StoreError::ClaimLost => Refusal::InFlight.into(),
+            StoreError::Refused(None) => ApiError::JobNotFound,
+            StoreError::Refused(Some(job)) if job.status.has_ended() => ApiError::Conflict(
+                format!("Job has already ended with status {}", job.status.as_str()),
+            ),
+            StoreError::Refused(Some(_)) => {
+                ApiError::Conflict("The job changed while this request ran, retry".into())
+            }
+            StoreError::Unexpected(reason) => {
+                tracing::error!(%reason, "dynamodb call failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthenticated(reason) => ApiError::Unauthenticated(reason),
+            AuthError::Forbidden(reason) => ApiError::Forbidden(reason),
+            AuthError::OrganizationNotChosen => ApiError::Validation(vec![FieldError::missing(
+                &["header", ORGANIZATION_HEADER],
+                &serde_json::Value::Null,
+            )]),
+            AuthError::IdentityUnavailable => ApiError::IdentityUnavailable,
+            AuthError::IdentityBusy => ApiError::IdentityBusy,
+            AuthError::Internal => ApiError::Internal,
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for ApiError {
+    fn from(problems: Vec<FieldError>) -> Self {
+        ApiError::Validation(problems)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::DifferentRequest => FieldError::value_error(
+                &["header", idempotency::HEADER],
+                "this Idempotency-Key was used for a different request",
+                &serde_json::Value::Null,
+            )
+            .into(),
+            Refusal::InFlight => ApiError::Conflict(
+                "A request with this Idempotency-Key is still in progress".into(),
+            ),
+        }
+    }
+}
+
+/// `(type, loc joined by '.')` of each problem of a refused request, for tests.
+#[cfg(test)]
+pub fn problem_list<T: std::fmt::Debug>(result: Result<T, ApiError>) -> Vec<(String, String)> {
+    match result {
+        Err(ApiError::Validation(errors)) => errors
+            .into_iter()
+            .map(|e| (e.kind.to_owned(), crate::http::validation::loc_text(&e.loc)))
+            .collect(),
+        other => panic!("expected a validation error, got {other:?}"),
     }
 }

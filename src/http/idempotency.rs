@@ -3,10 +3,8 @@
 //!
 //! The rules, as plain functions: which key a request carries, the fingerprint that says
 //! whether two requests are "the same request", and what a request finds when its key is
-//! already taken. The records themselves live in the table (`store::idempotency`): a
-//! request first *claims* its key (an `in_flight` record), and the job write and the
-//! record's completion then commit in one transaction, so no crash can leave a job
-//! written without its key, or a key completed without its job.
+//! already taken. The records live in the table (`store::idempotency`); the wrapper every
+//! write route goes through is `routes::idempotent`.
 
 use std::convert::Infallible;
 
@@ -14,22 +12,16 @@ use aws_lc_rs::digest;
 use lambda_http::Request;
 use serde_json::Value;
 
-use crate::http::error::ApiError;
 use crate::http::validation::FieldError;
 use crate::job::decimal;
 use crate::job::time::Timestamp;
+use crate::store::idempotency::{Record, STALE_CLAIM_SECONDS};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_CHARS: usize = 255;
-/// Keys expire after 24 hours (DynamoDB TTL removes them; reads ignore expired ones).
-pub const KEY_LIFETIME_SECONDS: u64 = 24 * 60 * 60;
-/// A claim older than this belongs to a request that died (the function's timeout is
-/// 10 s): another request with the same key may take it over.
-pub const STALE_CLAIM_SECONDS: u64 = 30;
-
 /// The caller's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters.
-pub fn key(request: &Request) -> Result<Option<String>, ApiError> {
+pub fn key(request: &Request) -> Result<Option<String>, FieldError> {
     let Some(value) = request.headers().get(HEADER) else {
         return Ok(None);
     };
@@ -38,11 +30,11 @@ pub fn key(request: &Request) -> Result<Option<String>, ApiError> {
     let input = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
     if text.is_empty() || !text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         let reason = "must be 1 to 255 printable ASCII characters";
-        return Err(FieldError::value_error(&loc, reason, &input).into());
+        return Err(FieldError::value_error(&loc, reason, &input));
     }
     if text.len() > MAX_KEY_CHARS {
         let reason = "must be at most 255 characters";
-        return Err(FieldError::value_error(&loc, reason, &input).into());
+        return Err(FieldError::value_error(&loc, reason, &input));
     }
     Ok(Some(text.to_owned()))
 }
@@ -62,29 +54,6 @@ pub fn fingerprint(route: &str, job_id: Option<&str>, body: &Value) -> String {
         .collect()
 }
 
-/// An idempotency record as stored.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    pub fingerprint: String,
-    pub completed: bool,
-    pub claimed_at: u64,
-    pub expires_at: u64,
-    /// The original response, once the request completed.
-    pub response: Option<StoredResponse>,
-    pub job_id: Option<String>,
-    /// The token of the request that claimed the key.
-    pub claim: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredResponse {
-    pub status: u16,
-    pub body: String,
-    pub location: Option<String>,
-    /// The original's `Preference-Applied`: a replay answers in the form it asked for.
-    pub preference_applied: Option<String>,
-}
-
 /// What a request finds when its key is taken.
 #[derive(Debug, PartialEq)]
 pub enum Found {
@@ -93,29 +62,16 @@ pub enum Found {
     /// The same request completed: answer as it did.
     Replay,
     /// Another request holds or used the key.
-    Refused(ApiErrorKind),
+    Refused(Refusal),
 }
 
+/// Why a request may not use a key that is taken.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ApiErrorKind {
+pub enum Refusal {
+    /// The key was used for a different request (`422` on the header).
     DifferentRequest,
+    /// The request that holds the key has not finished (`409`).
     InFlight,
-}
-
-impl ApiErrorKind {
-    pub fn into_error(self) -> ApiError {
-        match self {
-            ApiErrorKind::DifferentRequest => FieldError::value_error(
-                &["header", HEADER],
-                "this Idempotency-Key was used for a different request",
-                &Value::Null,
-            )
-            .into(),
-            ApiErrorKind::InFlight => ApiError::Conflict(
-                "A request with this Idempotency-Key is still in progress".into(),
-            ),
-        }
-    }
 }
 
 pub fn decide(record: &Record, fingerprint: &str, now: Timestamp) -> Found {
@@ -124,7 +80,7 @@ pub fn decide(record: &Record, fingerprint: &str, now: Timestamp) -> Found {
         return Found::Free;
     }
     if record.fingerprint != fingerprint {
-        return Found::Refused(ApiErrorKind::DifferentRequest);
+        return Found::Refused(Refusal::DifferentRequest);
     }
     if record.completed {
         return Found::Replay;
@@ -132,12 +88,13 @@ pub fn decide(record: &Record, fingerprint: &str, now: Timestamp) -> Found {
     if record.claimed_at + STALE_CLAIM_SECONDS <= now {
         return Found::Free;
     }
-    Found::Refused(ApiErrorKind::InFlight)
+    Found::Refused(Refusal::InFlight)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::idempotency::KEY_LIFETIME_SECONDS;
     use serde_json::json;
 
     fn request(value: &[u8]) -> Request {
@@ -166,7 +123,7 @@ mod tests {
             "caf\u{e9}".as_bytes().to_vec(),
         ] {
             assert!(
-                matches!(key(&request(&bad)), Err(ApiError::Validation(_))),
+                key(&request(&bad)).is_err_and(|e| e.kind == "value_error"),
                 "{bad:?}"
             );
         }
@@ -232,11 +189,11 @@ mod tests {
         assert_eq!(decide(&record(true, 100), "f", at(200)), Found::Replay);
         assert_eq!(
             decide(&record(true, 100), "g", at(200)),
-            Found::Refused(ApiErrorKind::DifferentRequest)
+            Found::Refused(Refusal::DifferentRequest)
         );
         assert_eq!(
             decide(&record(false, 100), "f", at(110)),
-            Found::Refused(ApiErrorKind::InFlight)
+            Found::Refused(Refusal::InFlight)
         );
         assert_eq!(
             decide(&record(false, 100), "f", at(130)),

@@ -1,4 +1,4 @@
-//! Browser callers from other web origins: the [`AllowedOrigins`], the refusal of a
+//! Browser callers from other web origins: the allowed origins, the refusal of a
 //! cross-site write (a browser attaches cookies to any site's request, so a cookie alone
 //! never proves that the caller's own page sent it: only an allowed origin, or the jobs
 //! page on the function's own host, may send one), and CORS (preflights answered, and
@@ -11,6 +11,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 
 use crate::auth::Credential;
+use crate::config::AllowedOrigins;
 use crate::http::error::ApiError;
 
 /// The request headers the API reads, which a browser must be allowed to send.
@@ -21,46 +22,6 @@ pub const EXPOSED_HEADERS: &str = "location, idempotent-replayed, preference-app
 const ALLOWED_METHODS: &str = "GET, POST";
 /// How long a browser may reuse a preflight answer.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
-
-/// Origins as browsers write them (`scheme://host[:port]`, lowercase), compared exactly.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AllowedOrigins(Vec<String>);
-
-impl AllowedOrigins {
-    /// A comma-separated list of origins. `*` and `null` are refused: credentials are
-    /// only ever shared with origins named one by one.
-    pub fn parse(list: &str) -> Result<Self, String> {
-        let mut origins = Vec::new();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let origin = canonical_origin(entry.trim_end_matches('/')).ok_or_else(|| {
-                format!(
-                    "{entry:?} is not an origin like https://app.example.com (no path, no wildcard)"
-                )
-            })?;
-            origins.push(origin);
-        }
-        Ok(AllowedOrigins(origins))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn allows(&self, origin: &str) -> bool {
-        canonical_origin(origin).is_some_and(|origin| self.0.contains(&origin))
-    }
-}
-
-/// `scheme://host[:port]` in lowercase, or `None` for anything else (`null`, a path, `*`).
-fn canonical_origin(text: &str) -> Option<String> {
-    let (scheme, authority) = text.split_once("://")?;
-    let valid_scheme = scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http");
-    let valid_authority = !authority.is_empty()
-        && authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    (valid_scheme && valid_authority).then(|| text.to_ascii_lowercase())
-}
 
 /// The origin of the page that sent the request: its `Origin` header, else the origin
 /// part of its `Referer`. An `Origin` that is present is final (`null` included).

@@ -5,11 +5,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::error::ApiError;
+use crate::config::ObjectLimits;
+use crate::job::MAX_COUNT;
 use crate::job::decimal::{self, Decimal};
-
-/// The largest count we accept: the largest integer every JSON client can represent exactly.
-pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
 /// One entry of `{"detail": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,28 +58,27 @@ impl Problems {
         result.map_err(|error| self.0.push(error)).ok()
     }
 
-    /// `value` when no problem was recorded, else a `422` listing them all.
-    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+    /// `value` when no problem was recorded, else all of them (a `422` listing each).
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
-            _ => Err(ApiError::Validation(self.0)),
+            _ => Err(self.0),
         }
     }
 }
 
 /// The request body as a JSON object, or the `422` FastAPI gives for a missing body or
 /// one that is not an object.
-pub fn body_object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
+pub fn body_object(body: &Value) -> Result<&Map<String, Value>, FieldError> {
     match body {
         Value::Object(map) => Ok(map),
-        Value::Null => Err(FieldError::missing(&["body"], &Value::Null).into()),
+        Value::Null => Err(FieldError::missing(&["body"], &Value::Null)),
         other => Err(FieldError::new(
             "model_attributes_type",
             &["body"],
             "Input should be a valid dictionary or object to extract fields from",
             other,
-        )
-        .into()),
+        )),
     }
 }
 
@@ -229,15 +226,6 @@ fn quoted_choices(allowed: &[String]) -> String {
     }
 }
 
-/// Bounds on a free-form JSON object such as `metadata`.
-#[derive(Debug, Clone, Copy)]
-pub struct ObjectLimits {
-    /// Serialized size in bytes.
-    pub max_bytes: usize,
-    /// Nesting depth; the object itself is depth 1.
-    pub max_depth: usize,
-}
-
 /// A JSON object within `limits` whose numbers DynamoDB can store.
 pub fn object(
     value: &Value,
@@ -304,18 +292,6 @@ fn empty_key_path(value: &Value) -> Option<Vec<Value>> {
     };
     rest.insert(0, step);
     Some(rest)
-}
-
-/// `(type, loc joined by '.')` of each problem of a refused request, for tests.
-#[cfg(test)]
-pub fn problem_list<T: std::fmt::Debug>(result: Result<T, ApiError>) -> Vec<(String, String)> {
-    match result {
-        Err(ApiError::Validation(errors)) => errors
-            .into_iter()
-            .map(|e| (e.kind.to_owned(), loc_text(&e.loc)))
-            .collect(),
-        other => panic!("expected a validation error, got {other:?}"),
-    }
 }
 
 /// `loc` as `body.metadata.items.0`, for tests.
@@ -492,10 +468,11 @@ mod tests {
     #[test]
     fn body_object_refuses_missing_and_non_object_bodies() {
         let missing = body_object(&Value::Null).unwrap_err();
-        assert!(
-            matches!(&missing, ApiError::Validation(e) if e[0].kind == "missing" && e[0].loc == ["body"])
+        assert_eq!(
+            (missing.kind, missing.loc),
+            ("missing", vec![json!("body")])
         );
         let list = body_object(&json!([1, 2])).unwrap_err();
-        assert!(matches!(&list, ApiError::Validation(e) if e[0].kind == "model_attributes_type"));
+        assert_eq!(list.kind, "model_attributes_type");
     }
 }

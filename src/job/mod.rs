@@ -16,6 +16,15 @@ mod update;
 pub use deadline::{DeadlineKind, Expiry, SweepAction};
 pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ProgressReport};
 
+/// The largest count a job holds: the largest integer every JSON client can represent
+/// exactly. Input past it is refused; totals are kept within it.
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
+
+/// Top-level keys one `metadata_patch` may set (with `stage` and `message`): each is a
+/// clause of the report's update expression, which DynamoDB limits to 4 KB; at this many
+/// the longest expression stays below 4,000 bytes (`store::update`'s tests measure it).
+pub const MAX_PATCH_KEYS: usize = 100;
+
 /// One status type for the server and its clients: the wire model's (`crates/model`).
 pub use jobs_model::JobStatus;
 

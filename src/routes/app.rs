@@ -11,13 +11,15 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
+use super::router::{self, Route};
+use super::{
+    cancel_job, create_job, get_job, get_job_status, list_issues, list_jobs, page, report_progress,
+};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::http::error::ApiError;
 use crate::http::origin;
 use crate::job::time::Timestamp;
-use crate::routes;
-use crate::routes::router::{self, Route};
 use crate::store::Store;
 use crate::telemetry::metrics::{self, Tally};
 
@@ -92,27 +94,29 @@ impl App {
         log.job_id = route.job_id().map(str::to_owned);
         // The page holds no caller data: it is served to anyone, before authentication.
         if let Route::Page(asset) = route {
-            return Ok(routes::page::serve(asset));
+            return Ok(page::serve(asset));
         }
         let (caller, credential) = self.authenticator.authenticate(request).await?;
         log.organization_id = Some(caller.organization_id.clone());
         if route.is_write() {
             origin::refuse_cross_site_write(request, credential, &self.config.allowed_origins)?;
         }
-        let caller = &caller;
+        let (store, config, caller) = (&self.store, &self.config, &caller);
         match route {
-            Route::CreateJob => routes::create_job::handle(self, request, caller, log).await,
-            Route::ListJobs => routes::list_jobs::handle(self, request, caller).await,
-            Route::GetJob(id) => routes::get_job::handle(self, caller, &id).await,
-            Route::GetJobStatus(id) => routes::get_job_status::handle(self, caller, &id).await,
+            Route::CreateJob => {
+                create_job::handle(store, config, request, caller, &mut log.job_id).await
+            }
+            Route::ListJobs => list_jobs::handle(store, request, caller).await,
+            Route::GetJob(id) => get_job::handle(store, caller, &id).await,
+            Route::GetJobStatus(id) => get_job_status::handle(store, caller, &id).await,
             Route::ReportProgress(id) => {
-                routes::report_progress::handle(self, request, caller, &id).await
+                report_progress::handle(store, config, request, caller, &id).await
             }
-            Route::CancelJob(id) => routes::cancel_job::handle(self, request, caller, &id).await,
+            Route::CancelJob(id) => cancel_job::handle(store, request, caller, &id).await,
             Route::ListIssues(id, kind) => {
-                routes::list_issues::handle(self, request, caller, &id, kind).await
+                list_issues::handle(store, request, caller, &id, kind).await
             }
-            Route::Page(asset) => Ok(routes::page::serve(asset)),
+            Route::Page(asset) => Ok(page::serve(asset)),
         }
     }
 }

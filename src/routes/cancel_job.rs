@@ -3,47 +3,40 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
+use super::answer;
+use super::idempotent::{self, Fingerprint, Written};
 use crate::auth::{Caller, Permission};
 use crate::http::error::ApiError;
 use crate::http::prefer;
 use crate::job::JobUpdate;
 use crate::job::time::Timestamp;
-use crate::routes::app::App;
-use crate::store::Completion;
+use crate::store::{Completion, Store};
 
 pub async fn handle(
-    app: &App,
+    store: &Store,
     request: &Request,
     caller: &Caller,
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Permission::Create)?;
-    let job_id = super::job_id(raw_id)?;
+    let job_id = answer::job_id(raw_id)?;
     let org = &caller.organization_id;
     let form = prefer::requested_return(request.headers());
     // A cancel has no body: its fingerprint is the route and the job.
-    let begun = super::begin(
-        app,
-        request,
-        caller,
-        "cancel",
-        Some(job_id),
-        &Value::Null,
-        form,
-    );
-    let claim = match begun.await? {
-        super::Begin::Replayed(reply) => return Ok(reply),
-        super::Begin::Proceed(claim) => claim,
+    let fingerprint = Fingerprint {
+        route: "cancel",
+        job_id: Some(job_id),
+        body: &Value::Null,
     };
-    let update = JobUpdate::cancel(Timestamp::now());
-    let completion = claim.as_ref().map(|claim| Completion {
-        claim,
-        job_id,
-        response: None,
-    });
-    let written = app
-        .store()
-        .update_job(org, job_id, &update, completion)
-        .await;
-    super::answer(app, claim.as_ref(), written.map_err(ApiError::from), form).await
+    idempotent::write(store, request, caller, fingerprint, form, async |claim| {
+        let update = JobUpdate::cancel(Timestamp::now());
+        let completion = claim.map(|claim| Completion {
+            claim,
+            job_id,
+            response: None,
+        });
+        let job = store.update_job(org, job_id, &update, completion).await?;
+        Ok(Written::ToKeep(answer::written(store, &job, form).await?))
+    })
+    .await
 }

@@ -3,6 +3,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 
+use super::idempotent::{self, Fingerprint, Written};
 use crate::auth::{Caller, Permission};
 use crate::config::Config;
 use crate::http::error::ApiError;
@@ -10,67 +11,62 @@ use crate::http::validation::{self, FieldError, Problems};
 use crate::http::{body, response};
 use crate::job::time::Timestamp;
 use crate::job::{Job, NewJob, RecentIssues};
-use crate::routes::app::{App, RequestLog};
-use crate::store::{self, Completion, StoreError};
+use crate::store::{self, Completion, Store, StoreError};
 use crate::telemetry::metrics;
 
 const MAX_TRIGGERED_BY_CHARS: usize = 255;
 
 pub async fn handle(
-    app: &App,
+    store: &Store,
+    config: &Config,
     request: &Request,
     caller: &Caller,
-    log: &mut RequestLog,
+    logged_job_id: &mut Option<String>,
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Permission::Create)?;
-    let body = body::json(request, app.config().max_body_bytes)?;
-    let new = parse(&body, app.config(), caller)?;
-    // A create always answers in full (its job has no history to read).
-    let begun = super::begin(app, request, caller, "create", None, &body, None);
-    let claim = match begun.await? {
-        super::Begin::Replayed(reply) => return Ok(reply),
-        super::Begin::Proceed(claim) => claim,
-    };
+    let body = body::json(request, config.max_body_bytes)?;
+    let new = parse(&body, config, caller)?;
     let now = Timestamp::now();
     let job_id = store::time_ordered_id(now);
     let job = Job::create(caller.organization_id.clone(), job_id, new, now);
-    log.job_id = Some(job.job_id.clone());
-    let location = format!("/api/jobs/{}", job.job_id);
-    let reply = response::created(&location, &job.to_response(now, &RecentIssues::default()));
-    // The response is known before the write, so the key's record keeps it in the
-    // same transaction as the job.
-    let stored = claim.as_ref().map(|_| super::stored(&reply));
-    let completion = claim.as_ref().map(|claim| Completion {
-        claim,
-        job_id: &job.job_id,
-        response: stored.as_ref(),
-    });
-    match app.store().create_job(&job, completion).await {
-        Ok(()) => {
-            metrics::job_created(&job.job_type);
-            Ok(reply)
+    let fingerprint = Fingerprint {
+        route: "create",
+        job_id: None,
+        body: &body,
+    };
+    // A create always answers in full (its job has no history to read).
+    idempotent::write(store, request, caller, fingerprint, None, async |claim| {
+        *logged_job_id = Some(job.job_id.clone());
+        let location = format!("/api/jobs/{}", job.job_id);
+        let reply = response::created(&location, &job.to_response(now, &RecentIssues::default()));
+        // The answer is known before the write, so the key's record keeps it in the
+        // same transaction as the job.
+        let stored = claim.map(|_| idempotent::stored(&reply));
+        let completion = claim.map(|claim| Completion {
+            claim,
+            job_id: &job.job_id,
+            response: stored.as_ref(),
+        });
+        match store.create_job(&job, completion).await {
+            Ok(()) => {}
+            // The id is fresh, so the item that exists is this very job: the SDK retried a
+            // write whose answer was lost after it landed. Written once; say so.
+            Err(StoreError::ConditionFailed | StoreError::ClaimLost)
+                if written(store, &job).await => {}
+            Err(StoreError::ConditionFailed) => {
+                tracing::error!("job id collision");
+                return Err(ApiError::Internal);
+            }
+            Err(other) => return Err(other.into()),
         }
-        // The id is fresh, so the item that exists is this very job: the SDK retried a
-        // write whose answer was lost after it landed. Written once; say so.
-        Err(StoreError::ConditionFailed | StoreError::ClaimLost) if written(app, &job).await => {
-            metrics::job_created(&job.job_type);
-            Ok(reply)
-        }
-        Err(error) => {
-            super::abandon(app, claim.as_ref()).await;
-            Err(match error {
-                StoreError::ConditionFailed => {
-                    tracing::error!("job id collision");
-                    ApiError::Internal
-                }
-                other => other.into(),
-            })
-        }
-    }
+        metrics::job_created(&job.job_type);
+        Ok(Written::Kept(reply))
+    })
+    .await
 }
 
-async fn written(app: &App, job: &Job) -> bool {
-    matches!(app.store().get_job(&job.organization_id, &job.job_id).await, Ok(Some(stored)) if stored == *job)
+async fn written(store: &Store, job: &Job) -> bool {
+    matches!(store.get_job(&job.organization_id, &job.job_id).await, Ok(Some(stored)) if stored == *job)
 }
 
 /// The create request, every problem reported at once. Unknown fields are ignored.
@@ -135,7 +131,7 @@ pub fn parse(body: &Value, config: &Config, caller: &Caller) -> Result<NewJob, A
             timeout_seconds: timeout_seconds?,
         })
     })();
-    problems.finish(new)
+    Ok(problems.finish(new)?)
 }
 
 #[cfg(test)]
@@ -156,7 +152,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        crate::http::validation::problem_list(parse(&body, &config(), &caller()))
+        crate::http::error::problem_list(parse(&body, &config(), &caller()))
     }
 
     #[test]

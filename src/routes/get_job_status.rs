@@ -3,14 +3,19 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 
+use super::answer;
 use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::response;
 use crate::job::JobStatusResponse;
-use crate::routes::app::App;
+use crate::store::Store;
 
-pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
-    let job = super::read_job(app, caller, raw_id).await?;
+pub async fn handle(
+    store: &Store,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let job = answer::read_job(store, caller, raw_id).await?;
     Ok(response::json(
         StatusCode::OK,
         &JobStatusResponse::from(&job),

@@ -11,17 +11,16 @@ use crate::http::response;
 use crate::http::validation::{self, FieldError, Problems};
 use crate::job::time::Timestamp;
 use crate::job::{JobStatus, RecentIssues};
-use crate::routes::app::App;
 use crate::store::JOB_CURSOR_PREFIX;
-use crate::store::JobFilter;
 use crate::store::cursor::Cursor;
+use crate::store::{JobFilter, Store};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 const MAX_FILTER_CHARS: usize = 255;
 
 pub async fn handle(
-    app: &App,
+    store: &Store,
     request: &Request,
     caller: &Caller,
 ) -> Result<Response<Body>, ApiError> {
@@ -33,8 +32,7 @@ pub async fn handle(
     let cursor = problems.check(query.cursor(JOB_CURSOR_PREFIX));
     let ((filter, limit), cursor) = problems.finish(filter.zip(limit).zip(cursor))?;
 
-    let page = app
-        .store()
+    let page = store
         .list_jobs(&caller.organization_id, &filter, limit, cursor.as_ref())
         .await?;
     // List items leave `errors` and `warnings` empty: a page costs one query, not one

@@ -4,56 +4,58 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 
+use super::answer;
+use super::idempotent::{self, Fingerprint, Written};
 use crate::auth::{Caller, Permission};
 use crate::config::Config;
+use crate::config::ObjectLimits;
 use crate::http::body;
 use crate::http::error::ApiError;
 use crate::http::prefer;
-use crate::http::validation::{self, FieldError, ObjectLimits, Problems};
+use crate::http::validation::{self, FieldError, Problems};
 use crate::job::time::Timestamp;
-use crate::job::{Job, JobIssue, JobUpdate, ProgressReport};
-use crate::routes::app::App;
-use crate::store::{Claim, Completion, StoreError};
+use crate::job::{Job, JobIssue, JobUpdate, MAX_COUNT, MAX_PATCH_KEYS, ProgressReport};
+use crate::store::{Claim, Completion, Store, StoreError};
 
 const MAX_SHORT_TEXT: usize = 255;
 const MAX_MESSAGE: usize = 4096;
 const MAX_ENTITY_KEY: usize = 1024;
 /// An error's `details` stay small: a job response carries up to 2 × RECENT_ISSUES_CAP.
 const MAX_DETAILS_BYTES: usize = 4096;
-/// Top-level keys one `metadata_patch` may set (with `stage` and `message`): each is a
-/// clause of the report's update expression, which DynamoDB limits to 4 KB; at this many
-/// the longest expression stays below 4,000 bytes (`store::update`'s tests measure it).
-pub const MAX_PATCH_KEYS: usize = 100;
 /// `mark_completed` reads the job, derives the final status, then writes it on condition
 /// that the counts did not move meanwhile; this many rounds before giving up with `409`.
 const COMPLETION_ATTEMPTS: usize = 5;
 
 pub async fn handle(
-    app: &App,
+    store: &Store,
+    config: &Config,
     request: &Request,
     caller: &Caller,
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     caller.require(Permission::Create)?;
-    let job_id = super::job_id(raw_id)?;
-    let body = body::json(request, app.config().max_body_bytes)?;
+    let job_id = answer::job_id(raw_id)?;
+    let body = body::json(request, config.max_body_bytes)?;
     let now = Timestamp::now();
-    let report = parse(&body, app.config(), now)?;
+    let report = parse(&body, config, now)?;
     let org = &caller.organization_id;
     let form = prefer::requested_return(request.headers());
-    let begun = super::begin(app, request, caller, "progress", Some(job_id), &body, form);
-    let claim = match begun.await? {
-        super::Begin::Replayed(reply) => return Ok(reply),
-        super::Begin::Proceed(claim) => claim,
+    let fingerprint = Fingerprint {
+        route: "progress",
+        job_id: Some(job_id),
+        body: &body,
     };
-    let written = apply(app, org, job_id, &report, now, claim.as_ref()).await;
-    super::answer(app, claim.as_ref(), written, form).await
+    idempotent::write(store, request, caller, fingerprint, form, async |claim| {
+        let job = apply(store, org, job_id, &report, now, claim).await?;
+        Ok(Written::ToKeep(answer::written(store, &job, form).await?))
+    })
+    .await
 }
 
 /// The report as one conditional write (a few, for `mark_completed`, which must read
 /// the counts its final status derives from and write only if they did not move).
 async fn apply(
-    app: &App,
+    store: &Store,
     org: &str,
     job_id: &str,
     report: &ProgressReport,
@@ -67,14 +69,10 @@ async fn apply(
             job_id,
             response: None,
         });
-        return Ok(app
-            .store()
-            .update_job(org, job_id, &update, completion)
-            .await?);
+        return Ok(store.update_job(org, job_id, &update, completion).await?);
     }
     // The job as a refused attempt found it serves the next attempt: one read each.
-    let mut current = app
-        .store()
+    let mut current = store
         .get_job(org, job_id)
         .await?
         .ok_or(ApiError::JobNotFound)?;
@@ -88,11 +86,7 @@ async fn apply(
             job_id,
             response: None,
         });
-        match app
-            .store()
-            .update_job(org, job_id, &update, completion)
-            .await
-        {
+        match store.update_job(org, job_id, &update, completion).await {
             Ok(job) => return Ok(job),
             Err(StoreError::Refused(Some(job))) => current = *job,
             Err(error) => return Err(error.into()),
@@ -177,7 +171,7 @@ pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressRe
     for (name, set, increment, item) in totals {
         // One report's set and increments are one change: it cannot pass the cap alone.
         let combined = set.unwrap_or(0) as u128 + increment.unwrap_or(0) as u128 + item as u128;
-        if increment.is_some() && combined > u128::from(validation::MAX_COUNT) {
+        if increment.is_some() && combined > u128::from(MAX_COUNT) {
             problems.check::<()>(Err(validation::count_past_limit(
                 &["body", name],
                 present(name).unwrap_or(&Value::Null),
@@ -203,7 +197,7 @@ pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressRe
             mark_failed: mark_failed?,
         })
     })();
-    problems.finish(report)
+    Ok(problems.finish(report)?)
 }
 
 /// An `error` or `warning` object: `None` when it has problems (recorded), `Some(None)`
@@ -282,7 +276,7 @@ mod tests {
     }
 
     fn problems(body: Value) -> Vec<(String, String)> {
-        crate::http::validation::problem_list(parse(&body, &config(), now()))
+        crate::http::error::problem_list(parse(&body, &config(), now()))
     }
 
     #[test]

@@ -8,8 +8,36 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use super::item::{Item, n, s};
 use super::keys;
 use super::{Store, StoreError};
-use crate::http::idempotency::{KEY_LIFETIME_SECONDS, Record, STALE_CLAIM_SECONDS, StoredResponse};
 use crate::job::time::Timestamp;
+
+/// Keys expire after 24 hours (DynamoDB TTL removes them; reads ignore expired ones).
+pub const KEY_LIFETIME_SECONDS: u64 = 24 * 60 * 60;
+/// A claim older than this belongs to a request that died (the function's timeout is
+/// 10 s): another request with the same key may take it over.
+pub const STALE_CLAIM_SECONDS: u64 = 30;
+
+/// An idempotency record as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub fingerprint: String,
+    pub completed: bool,
+    pub claimed_at: u64,
+    pub expires_at: u64,
+    /// The original response, once the request completed.
+    pub response: Option<StoredResponse>,
+    pub job_id: Option<String>,
+    /// The token of the request that claimed the key.
+    pub claim: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+    /// The original's `Preference-Applied`: a replay answers in the form it asked for.
+    pub preference_applied: Option<String>,
+}
 
 const IN_FLIGHT: &str = "in_flight";
 const COMPLETED: &str = "completed";

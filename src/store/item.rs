@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::attr;
 use super::attr_json::MapJson;
 use super::keys::{self, IssueKind};
-use crate::http::validation::MAX_COUNT;
+use crate::job::MAX_COUNT;
 use crate::job::time::Timestamp;
 use crate::job::{Job, JobIssue, JobStatus, RecordedIssue};
 

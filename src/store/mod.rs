@@ -7,7 +7,7 @@ mod attr_json;
 pub mod cursor;
 mod deadline;
 mod history_answer;
-mod idempotency;
+pub mod idempotency;
 pub(crate) mod item;
 pub mod keys;
 mod list;
@@ -24,8 +24,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
-use crate::http::error::ApiError;
-use crate::http::validation::MAX_COUNT;
+use crate::job::MAX_COUNT;
 use crate::job::time::Timestamp;
 use crate::job::{Job, JobUpdate};
 use crate::telemetry::metrics::{self, Counter};
@@ -256,42 +255,6 @@ fn the_bundled_roots_load() {
             .count(),
         5
     );
-}
-
-impl From<StoreError> for ApiError {
-    /// A failed condition means different things to different routes, which map it
-    /// themselves; reaching here it is unexpected.
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Throttled => ApiError::Throttled,
-            StoreError::Unavailable => ApiError::Unavailable,
-            StoreError::ConditionFailed => {
-                tracing::error!("unexpected conditional check failure");
-                ApiError::Internal
-            }
-            StoreError::ItemTooLarge => ApiError::Conflict(
-                "The job would exceed DynamoDB's item size limit: its metadata is too large".into(),
-            ),
-            StoreError::Contended => {
-                ApiError::Conflict("The job is being updated concurrently, retry".into())
-            }
-            StoreError::CountLimit(field) => ApiError::Conflict(format!(
-                "{field} would exceed {MAX_COUNT}, the largest count a job holds: nothing was written"
-            )),
-            StoreError::ClaimLost => crate::http::idempotency::ApiErrorKind::InFlight.into_error(),
-            StoreError::Refused(None) => ApiError::JobNotFound,
-            StoreError::Refused(Some(job)) if job.status.has_ended() => ApiError::Conflict(
-                format!("Job has already ended with status {}", job.status.as_str()),
-            ),
-            StoreError::Refused(Some(_)) => {
-                ApiError::Conflict("The job changed while this request ran, retry".into())
-            }
-            StoreError::Unexpected(reason) => {
-                tracing::error!(%reason, "dynamodb call failed");
-                ApiError::Internal
-            }
-        }
-    }
 }
 
 #[derive(Clone, Debug)]

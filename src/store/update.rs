@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, Update};
 
 use super::item::{self, n, s};
 use super::keys::{self, IssueKind};
-use crate::http::validation::MAX_COUNT;
+use crate::job::MAX_COUNT;
 use crate::job::{CountChange, Ending, JobStatus, JobUpdate};
 
 /// The parts of an `UpdateItem` (or of a transaction's `Update`).
@@ -388,7 +388,7 @@ mod tests {
     /// below it, update and condition each.
     #[test]
     fn the_longest_report_fits_dynamodbs_expression_limit() {
-        let max = crate::routes::report_progress::MAX_PATCH_KEYS;
+        let max = crate::job::MAX_PATCH_KEYS;
         let patch: serde_json::Map<String, serde_json::Value> = (0..max)
             .map(|i| (format!("a-long-metadata-key-name-{i:05}"), json!(i)))
             .collect();
