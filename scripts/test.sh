@@ -32,6 +32,8 @@ log "metrics: template's alarms and dashboard vs the code (scripts/check_metrics
 "$VENV/bin/python" scripts/check_metrics.py template
 log "partition-heat model rules (bench/test_heat_model.py)"
 "$VENV/bin/python" -m unittest discover -s bench -p 'test_heat_model.py'
+log "links in README.md and docs/ (scripts/check_doc_links.py)"
+"$VENV/bin/python" scripts/check_doc_links.py
 
 log "the local DynamoDB refuses what DynamoDB refuses (tests/test_dynamodb_server.py)"
 "$VENV/bin/python" -m pytest tests/test_dynamodb_server.py -q -p no:cacheprovider
