@@ -15,6 +15,8 @@ bash scripts/tools.sh --browser --sam --dynalite --valgrind
 
 log "cargo fmt --check"
 cargo fmt --check
+log "imports run downhill: no circles between modules (scripts/layers.py)"
+python3 scripts/layers.py
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 log "cfn-lint template.yaml"

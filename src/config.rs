@@ -1,4 +1,5 @@
-//! [`Config`]: every setting, read once from the environment at start-up. A missing or
+//! Every setting of every binary, read once from the environment at start-up: [`Config`]
+//! (the API), [`EventsConfig`], [`SweepConfig`], [`AwsConfig`] (the clients) and the log level. A missing or
 //! wrong setting is a [`ConfigError`] that names it, so the function fails at init
 //! rather than on a request.
 
@@ -162,6 +163,145 @@ pub struct IntrospectionConfig {
     pub max_per_second: u32,
 }
 
+/// The default `source` of the events.
+pub const DEFAULT_EVENT_SOURCE: &str = "jobs-api";
+
+/// The `jobs-events` function's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// `JOBS_EVENT_BUS_NAME` (required): the bus's name or ARN.
+    pub bus: String,
+    /// `JOBS_EVENT_SOURCE` (default `jobs-api`): the events' `source`.
+    pub source: String,
+}
+
+impl EventsConfig {
+    pub fn from_env() -> Result<EventsConfig, ConfigError> {
+        Self::from_lookup(environment)
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<EventsConfig, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let bus = get("JOBS_EVENT_BUS_NAME").ok_or(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))?;
+        let source = get("JOBS_EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.into());
+        // EventBridge reserves `aws.` sources for AWS services and refuses them.
+        if source.starts_with("aws.") || source.len() > 256 {
+            return Err(ConfigError::Invalid {
+                name: "JOBS_EVENT_SOURCE",
+                reason: "must not start with \"aws.\" and must be at most 256 characters".into(),
+            });
+        }
+        Ok(EventsConfig { bus, source })
+    }
+}
+
+/// The `jobs-sweep` function's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepConfig {
+    /// `JOBS_TABLE_NAME` (required).
+    pub table_name: String,
+    /// Under the Lambda runtime (`AWS_LAMBDA_RUNTIME_API` set): serve its invocations
+    /// instead of sweeping from the command line.
+    pub on_lambda: bool,
+}
+
+impl SweepConfig {
+    pub fn from_env() -> Result<SweepConfig, ConfigError> {
+        Self::from_lookup(environment)
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<SweepConfig, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(SweepConfig {
+            table_name: get("JOBS_TABLE_NAME").ok_or(ConfigError::Missing("JOBS_TABLE_NAME"))?,
+            on_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
+        })
+    }
+}
+
+/// The standard AWS settings the clients are built from. `Debug` is not derived: it
+/// holds credentials.
+#[derive(Clone, Default)]
+pub struct AwsConfig {
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`, set by Lambda alone (not by `cargo lambda
+    /// watch`): then the clients are built from the variables below only, without
+    /// `aws-config`'s whole chain (profiles, SSO, …), which keeps the cold start short.
+    pub on_lambda: bool,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+    pub credentials: Option<AwsCredentials>,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`): a local DynamoDB.
+    pub dynamodb_endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_EVENTBRIDGE` (or `AWS_ENDPOINT_URL`): a local EventBridge.
+    pub eventbridge_endpoint: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl AwsConfig {
+    pub fn from_env() -> AwsConfig {
+        Self::from_lookup(environment)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AwsConfig {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret_access_key)) => Some(AwsCredentials {
+                access_key_id,
+                secret_access_key,
+                session_token: get("AWS_SESSION_TOKEN"),
+            }),
+            _ => None,
+        };
+        let endpoint = get("AWS_ENDPOINT_URL");
+        AwsConfig {
+            on_lambda: get("AWS_LAMBDA_INITIALIZATION_TYPE").is_some(),
+            region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            credentials,
+            dynamodb_endpoint: get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| endpoint.clone()),
+            eventbridge_endpoint: get("AWS_ENDPOINT_URL_EVENTBRIDGE").or(endpoint),
+        }
+    }
+
+    /// The region, which every client needs.
+    pub fn required_region(&self) -> Result<&str, String> {
+        self.region
+            .as_deref()
+            .ok_or_else(|| "environment variable AWS_REGION must be set".into())
+    }
+}
+
+/// The log level settings, first first: Lambda's `AWS_LAMBDA_LOG_LEVEL`, then
+/// `RUST_LOG` (read before the rest of the settings, so that their errors are logged).
+pub fn log_levels() -> impl Iterator<Item = String> {
+    ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .filter_map(environment)
+}
+
+/// The one place any of the service's binaries reads its environment.
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     Missing(&'static str),
@@ -183,7 +323,7 @@ impl std::error::Error for ConfigError {}
 
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     /// Reads settings through `lookup` (the environment in production, a map in tests).
@@ -585,5 +725,52 @@ mod tests {
         ));
         assert_eq!(jwt.issuer.as_deref(), Some("https://issuer.example"));
         assert_eq!(jwt.audience, None);
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<EventsConfig, ConfigError> {
+        EventsConfig::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_bus_is_required_and_the_source_defaults() {
+        assert_eq!(
+            settings(&[]),
+            Err(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))
+        );
+        let read = settings(&[("JOBS_EVENT_BUS_NAME", " jobs ")]).unwrap();
+        assert_eq!(
+            (read.bus.as_str(), read.source.as_str()),
+            ("jobs", "jobs-api")
+        );
+        let read = settings(&[
+            ("JOBS_EVENT_BUS_NAME", "jobs"),
+            ("JOBS_EVENT_SOURCE", "acme.jobs"),
+        ]);
+        assert_eq!(read.unwrap().source, "acme.jobs");
+    }
+
+    #[test]
+    fn a_source_eventbridge_refuses_is_refused_at_start() {
+        for source in ["aws.jobs", &"x".repeat(257)] {
+            let error = settings(&[
+                ("JOBS_EVENT_BUS_NAME", "jobs"),
+                ("JOBS_EVENT_SOURCE", source),
+            ]);
+            assert!(
+                matches!(
+                    error,
+                    Err(ConfigError::Invalid {
+                        name: "JOBS_EVENT_SOURCE",
+                        ..
+                    })
+                ),
+                "{source}"
+            );
+        }
     }
 }

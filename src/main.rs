@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use jobs_api::config::AwsConfig;
 use jobs_api::telemetry::logging;
 use jobs_api::{App, Config, store};
 use lambda_http::{Error, Request, service_fn};
@@ -14,9 +15,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    let client = store::connect().await.inspect_err(|error| {
-        tracing::error!(%error, "invalid configuration");
-    })?;
+    let client = store::connect(&AwsConfig::from_env())
+        .await
+        .inspect_err(|error| {
+            tracing::error!(%error, "invalid configuration");
+        })?;
     let app = Arc::new(App::new(config, client));
     lambda_http::run(service_fn(move |request: Request| {
         let app = Arc::clone(&app);

@@ -79,14 +79,18 @@ async fn off_lambda_the_profile_is_used_and_on_lambda_the_environment() {
         );
     }
 
-    let client = store::connect().await.expect("a client from the profile");
+    let client = store::connect(&jobs_api::config::AwsConfig::from_env())
+        .await
+        .expect("a client from the profile");
     assert_eq!(
         signed_with(&client, &listener).await,
         ("AKIDPROFILE".to_owned(), "eu-west-3".to_owned())
     );
     // And it works: the local DynamoDB answers a call signed with the profile's keys.
     unsafe { std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", &endpoint) };
-    let client = store::connect().await.expect("a client from the profile");
+    let client = store::connect(&jobs_api::config::AwsConfig::from_env())
+        .await
+        .expect("a client from the profile");
     client
         .list_tables()
         .send()
@@ -104,7 +108,7 @@ async fn off_lambda_the_profile_is_used_and_on_lambda_the_environment() {
             format!("http://{}", listener.local_addr().unwrap()),
         );
     }
-    let client = store::connect()
+    let client = store::connect(&jobs_api::config::AwsConfig::from_env())
         .await
         .expect("a client from Lambda's variables");
     assert_eq!(
@@ -118,7 +122,9 @@ async fn off_lambda_the_profile_is_used_and_on_lambda_the_environment() {
         std::env::remove_var("AWS_REGION");
         std::env::set_var("AWS_PROFILE", "no-such-profile");
     }
-    let error = store::connect().await.expect_err("no region anywhere");
+    let error = store::connect(&jobs_api::config::AwsConfig::from_env())
+        .await
+        .expect_err("no region anywhere");
     assert!(error.contains("region"), "{error}");
     std::fs::remove_dir_all(&folder).ok();
 }

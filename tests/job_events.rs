@@ -38,7 +38,9 @@ impl Setup {
     async fn with(caller: Tenant) -> Setup {
         let moto = Moto::new();
         let bus = format!("jobs-test-{}", uuid::Uuid::now_v7().simple());
-        let events = publish::connect().await.expect("the EventBridge client");
+        let events = publish::connect(&jobs_api::config::AwsConfig::from_env())
+            .await
+            .expect("the EventBridge client");
         events.create_event_bus().name(&bus).send().await.unwrap();
         let (queue, queue_arn) = moto.create_queue(&bus).await;
         let (failure_queue, _) = moto.create_queue(&format!("{bus}-failed")).await;
@@ -83,7 +85,9 @@ impl Setup {
 
     /// A handler publishing to this test's bus, through `proxy` if given.
     async fn handler(&self, proxy: Option<&Proxy>, retry: Retry) -> Handler {
-        let mut client = publish::connect().await.unwrap();
+        let mut client = publish::connect(&jobs_api::config::AwsConfig::from_env())
+            .await
+            .unwrap();
         if let Some(proxy) = proxy {
             let config = client
                 .config()

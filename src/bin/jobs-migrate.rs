@@ -37,7 +37,7 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let client = match store::connect().await {
+    let client = match store::connect(&jobs_api::config::AwsConfig::from_env()).await {
         Ok(client) => client,
         Err(error) => {
             eprintln!("jobs-migrate: {error}");

@@ -12,6 +12,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use jobs_api::config::{AwsConfig, SweepConfig};
 use jobs_api::job::time::Timestamp;
 use jobs_api::store::{self, Store};
 use jobs_api::sweep::{self, SweepReport};
@@ -32,20 +33,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let table = std::env::var("JOBS_TABLE_NAME").unwrap_or_default();
-    if table.trim().is_empty() {
-        tracing::error!("environment variable JOBS_TABLE_NAME must be set");
-        return ExitCode::FAILURE;
-    }
-    let client = match store::connect().await {
+    let config = match SweepConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = match store::connect(&AwsConfig::from_env()).await {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "invalid configuration");
             return ExitCode::FAILURE;
         }
     };
-    let store = Store::new(client, table.trim());
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+    let store = Store::new(client, &config.table_name);
+    if config.on_lambda {
         let handler = service_fn(|_: LambdaEvent<serde_json::Value>| {
             let store = store.clone();
             async move {

@@ -18,46 +18,9 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::ConfigError;
 use detail::{DETAIL_TYPE, JobStatusChanged};
 use publish::{Event, Publisher};
 use record::{Malformed, Transition};
-
-/// The default `source` of the events.
-pub const DEFAULT_SOURCE: &str = "jobs-api";
-
-/// The function's settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
-    /// `JOBS_EVENT_BUS_NAME` (required): the bus's name or ARN.
-    pub bus: String,
-    /// `JOBS_EVENT_SOURCE` (default `jobs-api`): the events' `source`.
-    pub source: String,
-}
-
-impl Settings {
-    pub fn from_env() -> Result<Settings, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let bus = get("JOBS_EVENT_BUS_NAME").ok_or(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))?;
-        let source = get("JOBS_EVENT_SOURCE").unwrap_or_else(|| DEFAULT_SOURCE.into());
-        // EventBridge reserves `aws.` sources for AWS services and refuses them.
-        if source.starts_with("aws.") || source.len() > 256 {
-            return Err(ConfigError::Invalid {
-                name: "JOBS_EVENT_SOURCE",
-                reason: "must not start with \"aws.\" and must be at most 256 characters".into(),
-            });
-        }
-        Ok(Settings { bus, source })
-    }
-}
 
 /// The stream batch Lambda hands the function. Each record is read on its own, so that
 /// one malformed record is skipped instead of failing its whole batch.
@@ -195,53 +158,6 @@ impl Handler {
 mod tests {
     use super::*;
 
-    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
-
-    #[test]
-    fn the_bus_is_required_and_the_source_defaults() {
-        assert_eq!(
-            settings(&[]),
-            Err(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))
-        );
-        let read = settings(&[("JOBS_EVENT_BUS_NAME", " jobs ")]).unwrap();
-        assert_eq!(
-            (read.bus.as_str(), read.source.as_str()),
-            ("jobs", "jobs-api")
-        );
-        let read = settings(&[
-            ("JOBS_EVENT_BUS_NAME", "jobs"),
-            ("JOBS_EVENT_SOURCE", "acme.jobs"),
-        ]);
-        assert_eq!(read.unwrap().source, "acme.jobs");
-    }
-
-    #[test]
-    fn a_source_eventbridge_refuses_is_refused_at_start() {
-        for source in ["aws.jobs", &"x".repeat(257)] {
-            let error = settings(&[
-                ("JOBS_EVENT_BUS_NAME", "jobs"),
-                ("JOBS_EVENT_SOURCE", source),
-            ]);
-            assert!(
-                matches!(
-                    error,
-                    Err(ConfigError::Invalid {
-                        name: "JOBS_EVENT_SOURCE",
-                        ..
-                    })
-                ),
-                "{source}"
-            );
-        }
-    }
-
     #[tokio::test]
     async fn a_batch_of_nothing_publishes_nothing_and_fails_nothing() {
         // Never reaches EventBridge: no event, so no call (the endpoint does not exist).
@@ -255,7 +171,7 @@ mod tests {
             "jobs".into(),
             publish::Retry::default(),
         );
-        let handler = Handler::new(publisher, DEFAULT_SOURCE.into());
+        let handler = Handler::new(publisher, crate::config::DEFAULT_EVENT_SOURCE.into());
         let batch: StreamBatch = serde_json::from_value(serde_json::json!({"Records": [
             {"eventID": "1", "eventName": "INSERT", "dynamodb": {"Keys": "not a map"}},
             {"no": "record"},

@@ -13,6 +13,8 @@ use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures_util::future::join_all;
 
+use crate::config::AwsConfig;
+
 /// EventBridge's limits for one `PutEvents` call.
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
 pub const MAX_BYTES_PER_CALL: usize = 256 * 1024;
@@ -26,11 +28,7 @@ const SDK_ATTEMPTS: u32 = 3;
 /// The EventBridge client, configured as [`crate::store::connect`] configures
 /// DynamoDB's: from the standard variables only; `AWS_ENDPOINT_URL_EVENTBRIDGE` (or
 /// `AWS_ENDPOINT_URL`) points it at a local EventBridge.
-pub async fn connect() -> Result<Client, String> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let region = env("AWS_REGION")
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .ok_or("environment variable AWS_REGION must be set")?;
+pub async fn connect(aws: &AwsConfig) -> Result<Client, String> {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
@@ -38,16 +36,20 @@ pub async fn connect() -> Result<Client, String> {
         .build();
     let mut config = aws_sdk_eventbridge::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region))
+        .region(Region::new(aws.required_region()?.to_owned()))
         .http_client(crate::store::http_client()?)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS));
-    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        let session = env("AWS_SESSION_TOKEN");
-        config =
-            config.credentials_provider(Credentials::new(id, secret, session, None, "environment"));
+    if let Some(key) = &aws.credentials {
+        config = config.credentials_provider(Credentials::new(
+            &key.access_key_id,
+            &key.secret_access_key,
+            key.session_token.clone(),
+            None,
+            "environment",
+        ));
     }
-    if let Some(url) = env("AWS_ENDPOINT_URL_EVENTBRIDGE").or_else(|| env("AWS_ENDPOINT_URL")) {
+    if let Some(url) = &aws.eventbridge_endpoint {
         config = config.endpoint_url(url);
     }
     Ok(Client::from_conf(config.build()))

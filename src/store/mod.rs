@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
+use crate::config::AwsConfig;
 use crate::job::MAX_COUNT;
 use crate::job::time::Timestamp;
 use crate::job::{Job, JobUpdate};
@@ -63,19 +64,17 @@ pub(crate) fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient
 
 /// The DynamoDB client this service uses, configured once per container.
 ///
-/// On Lambda (`AWS_LAMBDA_INITIALIZATION_TYPE` is set by Lambda alone, not by `cargo
-/// lambda watch`) from the environment variables Lambda always sets, `AWS_REGION` and
+/// On Lambda ([`AwsConfig::on_lambda`]) from the variables Lambda always sets, `AWS_REGION` and
 /// the role's credentials, without loading `aws-config`'s whole chain: that keeps the
 /// cold start as measured in docs/benchmarks.md. Anywhere else, from the standard chain
 /// (`aws-config`: environment, `AWS_PROFILE` and the shared config files, SSO, web
 /// identity, credential processes, container and instance roles), as every AWS tool.
 /// In both, `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at a local
 /// DynamoDB, and the same timeouts and retries apply.
-pub async fn connect() -> Result<Client, String> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let config = match env("AWS_LAMBDA_INITIALIZATION_TYPE") {
-        Some(_) => from_lambda_environment(&env)?,
-        None => from_standard_chain().await?,
+pub async fn connect(aws: &AwsConfig) -> Result<Client, String> {
+    let config = match aws.on_lambda {
+        true => from_lambda_environment(aws)?,
+        false => from_standard_chain().await?,
     };
     let mut config = config
         .http_client(http_client()?)
@@ -87,25 +86,24 @@ pub async fn connect() -> Result<Client, String> {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-    if let Some(url) = env("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| env("AWS_ENDPOINT_URL")) {
+    if let Some(url) = &aws.dynamodb_endpoint {
         config = config.endpoint_url(url);
     }
     Ok(Client::from_conf(config.build()))
 }
 
-fn from_lambda_environment(
-    env: &impl Fn(&str) -> Option<String>,
-) -> Result<aws_sdk_dynamodb::config::Builder, String> {
-    let region = env("AWS_REGION")
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .ok_or("environment variable AWS_REGION must be set")?;
+fn from_lambda_environment(aws: &AwsConfig) -> Result<aws_sdk_dynamodb::config::Builder, String> {
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region));
-    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        let session = env("AWS_SESSION_TOKEN");
-        config =
-            config.credentials_provider(Credentials::new(id, secret, session, None, "environment"));
+        .region(Region::new(aws.required_region()?.to_owned()));
+    if let Some(key) = &aws.credentials {
+        config = config.credentials_provider(Credentials::new(
+            &key.access_key_id,
+            &key.secret_access_key,
+            key.session_token.clone(),
+            None,
+            "environment",
+        ));
     }
     Ok(config)
 }

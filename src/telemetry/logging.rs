@@ -18,16 +18,14 @@ pub fn init() {
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .with_max_level(level(|name| std::env::var(name).ok()))
+        .with_max_level(level(crate::config::log_levels()))
         .init();
 }
 
-/// Lambda names its levels as the runtimes do (`TRACE` … `FATAL`); `FATAL` has no
-/// `tracing` level, `ERROR` is the nearest.
-fn level(env: impl Fn(&str) -> Option<String>) -> LevelFilter {
-    ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .into_iter()
-        .filter_map(env)
+/// The first readable of `settings`. Lambda names its levels as the runtimes do
+/// (`TRACE` … `FATAL`); `FATAL` has no `tracing` level, `ERROR` is the nearest.
+fn level(mut settings: impl Iterator<Item = String>) -> LevelFilter {
+    settings
         .find_map(|value| match value.trim().to_ascii_uppercase().as_str() {
             "FATAL" => Some(LevelFilter::ERROR),
             other => other.parse().ok(),
@@ -39,12 +37,18 @@ fn level(env: impl Fn(&str) -> Option<String>) -> LevelFilter {
 mod tests {
     use super::*;
 
+    /// As `config::log_levels` reads them: Lambda's first, then `RUST_LOG`.
     fn level_of(vars: &[(&str, &str)]) -> LevelFilter {
-        level(|name| {
+        let get = |name: &str| {
             vars.iter()
                 .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        })
+                .map(|(_, v)| v.to_string())
+        };
+        level(
+            ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+                .into_iter()
+                .filter_map(get),
+        )
     }
 
     #[test]

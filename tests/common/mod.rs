@@ -29,7 +29,9 @@ pub fn env(name: &str) -> String {
 
 pub async fn client() -> Client {
     env("AWS_ENDPOINT_URL_DYNAMODB");
-    store::connect().await.expect("the DynamoDB client")
+    store::connect(&jobs_api::config::AwsConfig::from_env())
+        .await
+        .expect("the DynamoDB client")
 }
 
 pub async fn app() -> App {
