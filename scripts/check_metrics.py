@@ -1,9 +1,9 @@
 """The metrics the code emits, the alarms and dashboard that watch them, and the lines
 a running function wrote: three places that must agree, checked here.
 
-  template   every JobsApi metric an alarm or the dashboard names is one src/metrics.rs
+  template   every JobsApi metric an alarm or the dashboard names is one src/telemetry/metrics.rs
              emits (its METRICS list), with dimensions the code writes; every route an
-             alarm names is a route of src/router.rs; every API route has a latency alarm
+             alarm names is a route of src/routes/router.rs; every API route has a latency alarm
   log FILE   the function's log (scripts/test.sh's run): every request line is valid
              CloudWatch EMF, with the documented names and dimensions, and the requests
              of a whole test run produced every metric at least once
@@ -29,7 +29,7 @@ def source(path):
 
 
 def code_metrics():
-    text = source("src/metrics.rs")
+    text = source("src/telemetry/metrics.rs")
     namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)";', text).group(1)
     table = re.search(r"pub const METRICS: &\[\(&str, &str\)\] = &\[(.*?)\];", text, re.S)
     metrics = dict(re.findall(r'\("(\w+)", "(\w+)"\)', table.group(1)))
@@ -37,7 +37,7 @@ def code_metrics():
 
 
 def code_routes():
-    body = source("src/router.rs").split("pub fn name(&self)", 1)[1].split("\n    }\n", 1)[0]
+    body = source("src/routes/router.rs").split("pub fn name(&self)", 1)[1].split("\n    }\n", 1)[0]
     return set(re.findall(r'=> "([^"]+)"', body))
 
 
@@ -75,7 +75,7 @@ def check_template(failures):
                 if key == "route":
                     alarmed_routes.add(value)
                     if value not in routes:
-                        failures.append(f"{name}: route {value!r} is not a route of src/router.rs")
+                        failures.append(f"{name}: route {value!r} is not a route of src/routes/router.rs")
                 if key == "status_class" and value not in STATUS_CLASSES:
                     failures.append(f"{name}: status class {value!r}")
             unit = resource["Properties"].get("Unit")

@@ -91,7 +91,7 @@ fn resource_block<'a>(template: &'a str, name: &str) -> Vec<&'a str> {
 fn the_sweep_function_is_granted_exactly_what_the_sweep_calls() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
-    let code = [read("src/sweep.rs"), read("src/store/deadline.rs")].join("\n");
+    let code = [read("src/sweep/mod.rs"), read("src/store/deadline.rs")].join("\n");
     let mut used: BTreeSet<&str> = CALLS
         .iter()
         .filter(|(call, _)| code.contains(call))

@@ -1,5 +1,5 @@
 //! The sweep's reads and writes: the jobs its index lists as due, and the three things it
-//! does with one (see `job::deadline` for the rules, src/sweep.rs for the loop).
+//! does with one (see `job::deadline` for the rules, src/sweep/mod.rs for the loop).
 
 use std::collections::HashMap;
 

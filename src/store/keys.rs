@@ -20,7 +20,7 @@
 //!   and merges: reads in proportion to the page (times the shards), never to the
 //!   organization. Their entries carry only attributes that never change after creation
 //!   (and the status key, which changes with the status), so a report writes no index.
-//! - One more sparse index, `by_deadline`, is the sweep's (src/sweep.rs): every job with
+//! - One more sparse index, `by_deadline`, is the sweep's (src/sweep/mod.rs): every job with
 //!   a heartbeat or overall timeout that has not ended, keyed `DEADLINE#{shard}` over
 //!   [`DEADLINE_SHARDS`] shards of the whole table and sorted by `sweep_at`, the earliest
 //!   instant the job could be overdue (epoch seconds). `KEYS_ONLY`, and only creation,
