@@ -1,4 +1,4 @@
-//! `jobs watch ID...`: a live bar per job on a terminal (indicatif), one plain line per
+//! `jobsctl watch ID...`: a live bar per job on a terminal (indicatif), one plain line per
 //! change otherwise; exits with the worst ending's code.
 
 use std::io::IsTerminal;
@@ -133,7 +133,7 @@ pub async fn run(client: &Client, args: WatchArgs) -> ExitCode {
                 if bars {
                     bar.abandon_with_message(format!("error: {err}"));
                 } else {
-                    eprintln!("jobs: {text}");
+                    eprintln!("jobsctl: {text}");
                 }
                 codes[i] = Some(error_code(&err));
                 continue;
