@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::ConfigError;
-use detail::{DETAIL_TYPE, JobStatusChanged};
+use detail::DETAIL_TYPE;
 use publish::{Event, Publisher};
 use record::{Malformed, Transition};
 
@@ -173,7 +173,7 @@ impl Handler {
     }
 
     fn event(&self, transition: &Transition) -> Event {
-        let detail = JobStatusChanged::of(transition);
+        let detail = detail::of(transition);
         let job = &transition.job;
         Event {
             job_id: job.job_id.clone(),

@@ -6,13 +6,9 @@ use lambda_http::{Body, Response};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::job::JobStatusResponse;
 use crate::response;
 
 pub async fn handle(app: &App, caller: &Caller, raw_id: &str) -> Result<Response<Body>, ApiError> {
     let job = super::read_job(app, caller, raw_id).await?;
-    Ok(response::json(
-        StatusCode::OK,
-        &JobStatusResponse::from(&job),
-    ))
+    Ok(response::json(StatusCode::OK, &job.to_status_response()))
 }

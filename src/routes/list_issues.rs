@@ -3,12 +3,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use crate::app::App;
 use crate::auth::{Caller, Permission};
 use crate::error::ApiError;
-use crate::job::RecordedIssue;
 use crate::query::Query;
 use crate::response;
 use crate::store::IssueKind;
@@ -48,15 +46,9 @@ pub async fn handle(
     if kind == IssueKind::Error && page.next.is_none() && page.items.len() < limit {
         page.items.extend(super::unrecorded_timeout(&job));
     }
-    let body = IssuePage {
-        items: &page.items,
+    let body = jobs_model::Page {
+        items: page.items,
         next_cursor: page.next.map(|cursor| cursor.encode()),
     };
     Ok(response::json(StatusCode::OK, &body))
-}
-
-#[derive(Serialize)]
-struct IssuePage<'a> {
-    items: &'a [RecordedIssue],
-    next_cursor: Option<String>,
 }

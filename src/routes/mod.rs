@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::idempotency::{self, Found, Record, StoredResponse};
-use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
+use crate::job::{Job, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
 use crate::metrics;
 use crate::prefer::{self, Return};
 use crate::response;
@@ -271,7 +271,7 @@ async fn written_reply(
     form: Option<Return>,
 ) -> Result<Response<Body>, ApiError> {
     let mut reply = match form {
-        Some(Return::Minimal) => response::json(StatusCode::OK, &JobStatusResponse::from(job)),
+        Some(Return::Minimal) => response::json(StatusCode::OK, &job.to_status_response()),
         Some(Return::Representation) | None => job_reply(app, job).await?,
     };
     if let Some(form) = form {

@@ -9,7 +9,7 @@ use crate::auth::{Caller, Permission};
 use crate::body;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::job::{Job, JobIssue, JobUpdate, ProgressReport};
+use crate::job::{Job, JobIssue, JobUpdate, ValidatedReport};
 use crate::prefer;
 use crate::store::{Claim, Completion, StoreError};
 use crate::time::Timestamp;
@@ -56,7 +56,7 @@ async fn apply(
     app: &App,
     org: &str,
     job_id: &str,
-    report: &ProgressReport,
+    report: &ValidatedReport,
     now: Timestamp,
     claim: Option<&Claim>,
 ) -> Result<Job, ApiError> {
@@ -102,7 +102,7 @@ async fn apply(
 }
 
 /// The progress report, every problem reported at once. Unknown fields are ignored.
-pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressReport, ApiError> {
+pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ValidatedReport, ApiError> {
     let fields = validation::body_object(body)?;
     let mut problems = Problems::default();
     // A field given as `null` is a field not given.
@@ -187,7 +187,7 @@ pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressRe
     }
 
     let report = (|| {
-        Some(ProgressReport {
+        Some(ValidatedReport {
             mark_started: mark_started?,
             processed_items: processed_items?,
             failed_items: failed_items?,
@@ -330,13 +330,13 @@ mod tests {
     fn an_empty_report_is_valid_and_null_fields_are_absent() {
         assert_eq!(
             parse(&json!({}), &config(), now()).unwrap(),
-            ProgressReport::default()
+            ValidatedReport::default()
         );
         let nulls =
             json!({"processed_items": null, "error": null, "mark_failed": null, "stage": null});
         assert_eq!(
             parse(&nulls, &config(), now()).unwrap(),
-            ProgressReport::default()
+            ValidatedReport::default()
         );
     }
 

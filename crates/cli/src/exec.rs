@@ -34,7 +34,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         Ok(job) => job,
         Err(err) => return fail(&err),
     };
-    let job_id = job.job_id.clone();
+    let job_id = job.job_id.into_owned();
     eprintln!("jobsctl: running as job {job_id}");
     let started = ProgressReport {
         mark_started: Some(true),

@@ -276,7 +276,7 @@ fn ls_filters_pages_and_prints_a_table_or_json() {
     let next: Page<JobResponse> = t.json(&["ls", "--limit", "1", "--cursor", &cursor, "--json"]);
     assert_eq!(next.items[0].job_id, import);
     let all: Page<JobResponse> = t.json(&["ls", "--limit", "1", "--all", "--json"]);
-    let ids: Vec<_> = all.items.iter().map(|j| j.job_id.as_str()).collect();
+    let ids: Vec<_> = all.items.iter().map(|j| &*j.job_id).collect();
     assert_eq!(ids, [third.as_str(), import.as_str(), crawl.as_str()]);
     assert_eq!(all.next_cursor, None);
 
