@@ -5,10 +5,11 @@
 //! `jobs-client` and the `jobsctl` command line: one definition of each shape. The
 //! server answers with these same types, borrowing from what it read (`Cow` fields
 //! borrowed, recent issues as the JSON the store read: see [`JobResponse`]'s `I`); a
-//! client reads them owned (`'static`, the default `I`). The server's
-//! `tests/model_drift.rs` still reads real answers of every route into them with
-//! `deny_unknown_fields`: the list frame and the history items are written by hand
-//! there (for their size budget and from the table's bytes).
+//! client reads them owned (`'static`, the default `I`). Two pieces of an answer are
+//! still written by the server without these types, a list page's frame (each item is
+//! measured against the page's size budget) and a history item's JSON (written from the
+//! table's bytes): the server's `tests/model_drift.rs` reads real answers of every route
+//! into these types with `deny_unknown_fields`, and writes them back unchanged.
 //!
 //! The timeout fields (`heartbeat_timeout_seconds`, `timeout_seconds`,
 //! `last_heartbeat_at`) are `null` when none; bodies from a server that predates them
