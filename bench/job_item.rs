@@ -55,5 +55,5 @@ pub fn job_item(job_id: &str) -> HashMap<String, AttributeValue> {
 
 /// `2026-11-28T12:00:00.123Z`, the form the function writes (same length, same size).
 pub fn rfc3339_now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    jobs_model::Timestamp::now().to_string()
 }

@@ -72,7 +72,7 @@ Ready. The jobs page: $JOBS_TEST_WATCH_URL/
 
 From the repo root:
 
-  # the \`jobs\` command line and the Rust client read these (cargo install --path crates/cli)
+  # the \`jobsctl\` command line and the Rust client read these (cargo install --path crates/cli)
   export JOBS_API_URL=$JOBS_TEST_WATCH_URL JOBS_TOKEN=$token
 
   # create a job (token: org-dev / dev-user, valid 24 h)

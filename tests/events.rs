@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use jobs_api::job::time::Timestamp;
-use jobs_api::job::{Job, JobIssue, JobUpdate, NewJob, ProgressReport};
+use jobs_api::job::{Job, JobIssue, JobUpdate, NewJob, ValidatedReport};
 use serde_json::{Value, json};
 
 /// The job id the lifecycle events name; each event file has its own organization.
@@ -351,7 +351,7 @@ async fn seed_issues(org: &str) {
         details: None,
         step: None,
     };
-    let report = ProgressReport {
+    let report = ValidatedReport {
         error: Some(issue("row-1")),
         warning: Some(issue("row-2")),
         ..Default::default()

@@ -345,6 +345,13 @@ async fn a_lifecycle_publishes_each_status_change_once_in_order() {
     assert_eq!(detail["event_key"], format!("{failed}:failed"));
     assert!(detail["duration_seconds"].as_f64().unwrap() >= 0.0);
     assert!(detail.get("metadata").is_none(), "metadata is not copied");
+    // Every event on the bus reads into the wire model, unknown fields refused.
+    for event in &events {
+        let read: Result<jobs_model::JobStatusChanged, _> =
+            serde_json::from_value(event["detail"].clone());
+        let read = read.unwrap_or_else(|e| panic!("the model cannot read {event}: {e}"));
+        assert_eq!(serde_json::to_value(&read).unwrap(), event["detail"]);
+    }
     let completed = events
         .iter()
         .find(|e| {

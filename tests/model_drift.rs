@@ -1,9 +1,11 @@
-//! The server's hand-written answers against `jobs-model`, the client side's types:
-//! real responses of every route (the handler against the local DynamoDB) are read into
-//! the model with `deny_unknown_fields` and written back. A field the server adds and the
-//! model lacks fails the read; a field the model has and the server does not send, or
-//! one whose value changes on the way, fails the comparison. (The model's optional fields
-//! that are `null` may be absent on the server: they are compared without nulls.)
+//! The server's answers against `jobs-model` as a client reads them: real responses of
+//! every route (the handler against the local DynamoDB) are read into the model, owned,
+//! with `deny_unknown_fields`, and written back. The server writes with the same types
+//! (borrowed), but a list's frame, a history item's JSON and the error bodies are written
+//! without them: a field the server adds and the model lacks fails the read; a field the
+//! model has and the server does not send, or one whose value changes on the way, fails
+//! the comparison. (The model's optional fields that are `null` may be absent on the
+//! server: they are compared without nulls.)
 
 mod common;
 

@@ -1,65 +1,40 @@
 //! A [`Transition`] → the `Job Status Changed` event subscribers receive. Pure.
 
-use serde::Serialize;
+use std::borrow::Cow;
 
 use super::record::Transition;
 use crate::job::JobStatus;
-use crate::job::time::Timestamp;
+
+/// The event's `detail`: the wire model's, borrowed from the transition's job.
+pub use jobs_model::JobStatusChanged;
 
 /// The event's `detail-type`.
-pub const DETAIL_TYPE: &str = "Job Status Changed";
+pub const DETAIL_TYPE: &str = JobStatusChanged::DETAIL_TYPE;
 
-/// The event's `detail`: the job as the transition left it, without its metadata (a
-/// consumer reads that with `GET /api/jobs/{job_id}`), so an event stays a few hundred
-/// bytes however large the job's metadata grows.
-#[derive(Debug, Serialize)]
-pub struct JobStatusChanged<'a> {
-    pub event_key: String,
-    pub job_id: &'a str,
-    pub organization_id: &'a str,
-    pub job_type: &'a str,
-    pub triggered_by: Option<&'a str>,
-    pub status: JobStatus,
-    pub previous_status: Option<JobStatus>,
-    pub total_items: u64,
-    pub processed_items: u64,
-    pub failed_items: u64,
-    pub warned_items: u64,
-    pub progress_percentage: f64,
-    pub success_rate: f64,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub started_at: Option<Timestamp>,
-    pub completed_at: Option<Timestamp>,
-    pub duration_seconds: Option<f64>,
-    pub error_message: Option<&'a str>,
-}
-
-impl<'a> JobStatusChanged<'a> {
-    pub fn of(transition: &'a Transition) -> Self {
-        let job = &transition.job;
-        JobStatusChanged {
-            event_key: event_key(&job.job_id, job.status),
-            job_id: &job.job_id,
-            organization_id: &job.organization_id,
-            job_type: &job.job_type,
-            triggered_by: job.triggered_by.as_deref(),
-            status: job.status,
-            previous_status: transition.previous,
-            total_items: job.total_items,
-            processed_items: job.processed_items,
-            failed_items: job.failed_items,
-            warned_items: job.warned_items,
-            progress_percentage: job.progress_percentage(),
-            success_rate: job.success_rate(),
-            created_at: job.created_at,
-            updated_at: job.updated_at,
-            started_at: job.started_at,
-            completed_at: job.completed_at,
-            // As of the transition, not of the delivery: every delivery says the same.
-            duration_seconds: job.duration_seconds(job.updated_at),
-            error_message: job.error_message.as_deref(),
-        }
+/// The job as `transition` left it, without its metadata.
+pub fn of(transition: &Transition) -> JobStatusChanged<'_> {
+    let job = &transition.job;
+    JobStatusChanged {
+        event_key: Cow::Owned(event_key(&job.job_id, job.status)),
+        job_id: Cow::Borrowed(&job.job_id),
+        organization_id: Cow::Borrowed(&job.organization_id),
+        job_type: Cow::Borrowed(&job.job_type),
+        triggered_by: job.triggered_by.as_deref().map(Cow::Borrowed),
+        status: job.status,
+        previous_status: transition.previous,
+        total_items: job.total_items,
+        processed_items: job.processed_items,
+        failed_items: job.failed_items,
+        warned_items: job.warned_items,
+        progress_percentage: job.progress_percentage(),
+        success_rate: job.success_rate(),
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+        started_at: job.started_at,
+        completed_at: job.completed_at,
+        // As of the transition, not of the delivery: every delivery says the same.
+        duration_seconds: job.duration_seconds(job.updated_at),
+        error_message: job.error_message.as_deref().map(Cow::Borrowed),
     }
 }
 
@@ -79,6 +54,7 @@ pub fn resource(source: &str, job_id: &str) -> String {
 mod tests {
     use super::*;
     use crate::events::record::tests::job;
+    use crate::job::time::Timestamp;
     use serde_json::json;
 
     #[test]
@@ -95,7 +71,7 @@ mod tests {
             job,
             previous: Some(JobStatus::InProgress),
         };
-        let detail = serde_json::to_value(JobStatusChanged::of(&transition)).unwrap();
+        let detail = serde_json::to_value(of(&transition)).unwrap();
         assert_eq!(
             detail,
             json!({
@@ -128,7 +104,7 @@ mod tests {
             job: job(),
             previous: None,
         };
-        let detail = serde_json::to_value(JobStatusChanged::of(&transition)).unwrap();
+        let detail = serde_json::to_value(of(&transition)).unwrap();
         assert_eq!(detail["previous_status"], json!(null));
         assert_eq!(detail["status"], json!("pending"));
         assert_eq!(detail["duration_seconds"], json!(null));

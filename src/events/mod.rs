@@ -18,7 +18,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde::Deserialize;
 use serde_json::Value;
 
-use detail::{DETAIL_TYPE, JobStatusChanged};
+use detail::DETAIL_TYPE;
 use publish::{Event, Publisher};
 use record::{Malformed, Transition};
 
@@ -136,7 +136,7 @@ impl Handler {
     }
 
     fn event(&self, transition: &Transition) -> Event {
-        let detail = JobStatusChanged::of(transition);
+        let detail = detail::of(transition);
         let job = &transition.job;
         Event {
             job_id: job.job_id.clone(),

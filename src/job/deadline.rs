@@ -71,7 +71,7 @@ impl Expiry {
         });
         JobIssue {
             entity_key: job_id.to_owned(),
-            entity_type: "job".to_owned(),
+            entity_type: JobIssue::ABOUT_THE_JOB.to_owned(),
             error_type: self.kind.error_type().to_owned(),
             message: self.message(),
             timestamp: self.at,
@@ -179,7 +179,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{JobUpdate, NewJob, ProgressReport};
+    use crate::job::{JobUpdate, NewJob, ValidatedReport};
     use serde_json::Map;
 
     const T0: u64 = 1_795_867_200_000;
@@ -200,7 +200,7 @@ mod tests {
         Job::create("org".into(), "id".into(), new, at(0))
     }
 
-    fn report(job: &mut Job, body: ProgressReport, seconds: u64) {
+    fn report(job: &mut Job, body: ValidatedReport, seconds: u64) {
         assert!(
             job.expiry(at(seconds)).is_none(),
             "reported after the deadline"
@@ -208,8 +208,8 @@ mod tests {
         JobUpdate::from_report(body, at(seconds), None).apply(job);
     }
 
-    fn started() -> ProgressReport {
-        ProgressReport {
+    fn started() -> ValidatedReport {
+        ValidatedReport {
             mark_started: true,
             ..Default::default()
         }
@@ -257,9 +257,9 @@ mod tests {
         // A day of reports every 29 s, an empty report (`{}`) among them.
         for seconds in (29..86_400).step_by(29) {
             let body = if seconds % 2 == 0 {
-                ProgressReport::default()
+                ValidatedReport::default()
             } else {
-                ProgressReport {
+                ValidatedReport {
                     processed_items_increment: Some(1),
                     ..Default::default()
                 }
@@ -275,7 +275,7 @@ mod tests {
         let mut job = job(Some(30), Some(100));
         report(&mut job, started(), 0);
         for seconds in (10..100).step_by(10) {
-            report(&mut job, ProgressReport::default(), seconds);
+            report(&mut job, ValidatedReport::default(), seconds);
         }
         let expiry = job.expiry(at(100)).expect("overall deadline");
         assert_eq!(expiry.kind, DeadlineKind::Timeout);
@@ -309,7 +309,7 @@ mod tests {
         // Heartbeat deadline 90, overall 100: at 120 both passed; 90 came first.
         let expiry = job.expiry(at(120)).unwrap();
         assert_eq!((expiry.kind, expiry.at), (DeadlineKind::Heartbeat, at(90)));
-        report(&mut job, ProgressReport::default(), 85);
+        report(&mut job, ValidatedReport::default(), 85);
         let expiry = job.expiry(at(120)).unwrap();
         assert_eq!((expiry.kind, expiry.at), (DeadlineKind::Timeout, at(100)));
     }
@@ -319,7 +319,7 @@ mod tests {
         let mut job = job(Some(30), Some(100));
         report(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 mark_failed: Some("boom".into()),
                 ..Default::default()
             },
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(first, at(30));
         report(&mut job, started(), 20);
         for seconds in [25, 40, 49] {
-            report(&mut job, ProgressReport::default(), seconds);
+            report(&mut job, ValidatedReport::default(), seconds);
             let deadline = job.heartbeat_deadline().unwrap();
             assert!(
                 first <= deadline,

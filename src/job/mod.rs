@@ -1,6 +1,8 @@
 //! The job and its rules: statuses, the computed fields, and the two views the API
-//! answers with: the full `JobResponse` and the light `JobStatusResponse`. Plain data and
-//! functions; nothing here talks to AWS.
+//! answers with (the wire model's `JobResponse` and `JobStatusResponse`, borrowed from
+//! the job). Plain data and functions; nothing here talks to AWS.
+
+use std::borrow::Cow;
 
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -14,7 +16,7 @@ pub mod time;
 mod update;
 
 pub use deadline::{DeadlineKind, Expiry, SweepAction};
-pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ProgressReport};
+pub use update::{CountChange, Ending, ExpectedCounts, JobUpdate, ValidatedReport};
 
 /// The largest count a job holds: the largest integer every JSON client can represent
 /// exactly. Input past it is refused; totals are kept within it.
@@ -25,24 +27,14 @@ pub const MAX_COUNT: u64 = (1 << 53) - 1;
 /// the longest expression stays below 4,000 bytes (`store::update`'s tests measure it).
 pub const MAX_PATCH_KEYS: usize = 100;
 
-/// One status type for the server and its clients: the wire model's (`crates/model`).
-pub use jobs_model::JobStatus;
-
-/// An error or a warning recorded against a job (same shape for both).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct JobIssue {
-    pub entity_key: String,
-    pub entity_type: String,
-    pub error_type: String,
-    pub message: String,
-    pub timestamp: Timestamp,
-    pub details: Option<Map<String, Value>>,
-    pub step: Option<String>,
-}
+/// One type for each shape on the wire, the server's and its clients': the wire model's
+/// (`crates/model`).
+pub use jobs_model::{JobIssue, JobResponse, JobStatus, JobStatusResponse};
 
 /// An error or warning as the API answers it, serialized once, straight from what the
 /// store read: its size is known without serializing it again, and every answer that
-/// carries it copies these bytes.
+/// carries it copies these bytes. The `I` of the server's [`JobResponse`], which a
+/// client reads as a [`JobIssue`].
 #[derive(Clone, Debug)]
 pub struct RecordedIssue {
     pub timestamp: Timestamp,
@@ -169,10 +161,14 @@ impl Job {
 
     /// The API's view of the job at `now` (computed fields are computed, not stored),
     /// with its most recent errors and warnings.
-    pub fn to_response<'a>(&'a self, now: Timestamp, recent: &'a RecentIssues) -> JobResponse<'a> {
+    pub fn to_response<'a>(
+        &'a self,
+        now: Timestamp,
+        recent: &'a RecentIssues,
+    ) -> JobResponse<'a, RecordedIssue> {
         JobResponse {
-            job_id: &self.job_id,
-            job_type: &self.job_type,
+            job_id: Cow::Borrowed(&self.job_id),
+            job_type: Cow::Borrowed(&self.job_type),
             status: self.status,
             total_items: self.total_items,
             processed_items: self.processed_items,
@@ -180,18 +176,35 @@ impl Job {
             warned_items: self.warned_items,
             progress_percentage: self.progress_percentage(),
             success_rate: self.success_rate(),
-            metadata: &self.metadata,
-            triggered_by: self.triggered_by.as_deref(),
-            created_at: Some(self.created_at),
+            metadata: Cow::Borrowed(&self.metadata),
+            triggered_by: self.triggered_by.as_deref().map(Cow::Borrowed),
+            created_at: self.created_at,
             started_at: self.started_at,
             completed_at: self.completed_at,
             duration_seconds: self.duration_seconds(now),
-            error_message: self.error_message.as_deref(),
+            error_message: self.error_message.as_deref().map(Cow::Borrowed),
             heartbeat_timeout_seconds: self.heartbeat_timeout_seconds,
             timeout_seconds: self.timeout_seconds,
             last_heartbeat_at: self.last_heartbeat_at,
-            errors: &recent.errors,
-            warnings: &recent.warnings,
+            errors: Cow::Borrowed(&recent.errors),
+            warnings: Cow::Borrowed(&recent.warnings),
+        }
+    }
+
+    /// The light view: what `/status` answers (no history read).
+    pub fn to_status_response(&self) -> JobStatusResponse<'_> {
+        JobStatusResponse {
+            job_id: Cow::Borrowed(&self.job_id),
+            status: self.status,
+            progress_percentage: self.progress_percentage(),
+            processed_items: self.processed_items,
+            failed_items: self.failed_items,
+            warned_items: self.warned_items,
+            total_items: self.total_items,
+            updated_at: self.updated_at,
+            heartbeat_timeout_seconds: self.heartbeat_timeout_seconds,
+            timeout_seconds: self.timeout_seconds,
+            last_heartbeat_at: self.last_heartbeat_at,
         }
     }
 
@@ -216,67 +229,6 @@ pub const RECENT_ISSUES_CAP: usize = 20;
 pub struct RecentIssues {
     pub errors: Vec<RecordedIssue>,
     pub warnings: Vec<RecordedIssue>,
-}
-
-/// Every field of the reference response, always present (`null` when absent).
-#[derive(Debug, Serialize)]
-pub struct JobResponse<'a> {
-    pub job_id: &'a str,
-    pub job_type: &'a str,
-    pub status: JobStatus,
-    pub total_items: u64,
-    pub processed_items: u64,
-    pub failed_items: u64,
-    pub warned_items: u64,
-    pub progress_percentage: f64,
-    pub success_rate: f64,
-    pub metadata: &'a Map<String, Value>,
-    pub triggered_by: Option<&'a str>,
-    pub created_at: Option<Timestamp>,
-    pub started_at: Option<Timestamp>,
-    pub completed_at: Option<Timestamp>,
-    pub duration_seconds: Option<f64>,
-    pub error_message: Option<&'a str>,
-    pub heartbeat_timeout_seconds: Option<u64>,
-    pub timeout_seconds: Option<u64>,
-    pub last_heartbeat_at: Option<Timestamp>,
-    pub errors: &'a [RecordedIssue],
-    pub warnings: &'a [RecordedIssue],
-}
-
-/// The light view of a job: what `/status` answers, and a report or cancel asked for
-/// with `Prefer: return=minimal`. Read from the job item alone.
-#[derive(Debug, Serialize)]
-pub struct JobStatusResponse<'a> {
-    pub job_id: &'a str,
-    pub status: JobStatus,
-    pub progress_percentage: f64,
-    pub processed_items: u64,
-    pub failed_items: u64,
-    pub warned_items: u64,
-    pub total_items: u64,
-    pub updated_at: Timestamp,
-    pub heartbeat_timeout_seconds: Option<u64>,
-    pub timeout_seconds: Option<u64>,
-    pub last_heartbeat_at: Option<Timestamp>,
-}
-
-impl<'a> From<&'a Job> for JobStatusResponse<'a> {
-    fn from(job: &'a Job) -> Self {
-        JobStatusResponse {
-            job_id: &job.job_id,
-            status: job.status,
-            progress_percentage: job.progress_percentage(),
-            processed_items: job.processed_items,
-            failed_items: job.failed_items,
-            warned_items: job.warned_items,
-            total_items: job.total_items,
-            updated_at: job.updated_at,
-            heartbeat_timeout_seconds: job.heartbeat_timeout_seconds,
-            timeout_seconds: job.timeout_seconds,
-            last_heartbeat_at: job.last_heartbeat_at,
-        }
-    }
 }
 
 fn round2(value: f64) -> f64 {
@@ -449,5 +401,42 @@ mod tests {
                 "warnings": []
             })
         );
+    }
+
+    /// The bytes, not only the values: the model's field order is the API's, and a
+    /// recent issue is copied in as the store read it.
+    #[test]
+    fn the_answers_are_written_in_the_api_s_field_order() {
+        let mut job = job(10, 3, 1, JobStatus::InProgress);
+        job.started_at = Some(Timestamp::from_millis(1_000));
+        job.updated_at = Timestamp::from_millis(2_500);
+        job.last_heartbeat_at = Some(job.updated_at);
+        let issue = r#"{"entity_key":"row-1","entity_type":"row","error_type":"parse","message":"m","timestamp":"1970-01-01T00:00:02.000Z","details":null,"step":null}"#;
+        let recent = RecentIssues {
+            errors: vec![RecordedIssue {
+                timestamp: Timestamp::from_millis(2_000),
+                json: RawValue::from_string(issue.to_owned()).unwrap(),
+            }],
+            warnings: Vec::new(),
+        };
+        let full = serde_json::to_string(&job.to_response(Timestamp::from_millis(3_000), &recent));
+        assert_eq!(
+            full.unwrap(),
+            format!(
+                r#"{{"job_id":"id","job_type":"crawl","status":"in_progress","total_items":10,"processed_items":3,"failed_items":1,"warned_items":0,"progress_percentage":40.0,"success_rate":75.0,"metadata":{{}},"triggered_by":null,"created_at":"1970-01-01T00:00:00.000Z","started_at":"1970-01-01T00:00:01.000Z","completed_at":null,"duration_seconds":2.0,"error_message":null,"heartbeat_timeout_seconds":null,"timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z","errors":[{issue}],"warnings":[]}}"#
+            )
+        );
+        let light = serde_json::to_string(&job.to_status_response()).unwrap();
+        assert_eq!(
+            light,
+            r#"{"job_id":"id","status":"in_progress","progress_percentage":40.0,"processed_items":3,"failed_items":1,"warned_items":0,"total_items":10,"updated_at":"1970-01-01T00:00:02.500Z","heartbeat_timeout_seconds":null,"timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z"}"#
+        );
+        // What a client reads back is the same job, issue included.
+        let read: jobs_model::JobResponse = serde_json::from_str(&format!(
+            r#"{{"job_id":"id","job_type":"crawl","status":"in_progress","total_items":10,"processed_items":3,"failed_items":1,"warned_items":0,"progress_percentage":40.0,"success_rate":75.0,"metadata":{{}},"triggered_by":null,"created_at":"1970-01-01T00:00:00.000Z","started_at":null,"completed_at":null,"duration_seconds":null,"error_message":null,"errors":[{issue}],"warnings":[]}}"#
+        ))
+        .unwrap();
+        assert_eq!(read.errors[0].entity_key, "row-1");
+        assert_eq!(read.errors[0].timestamp, Timestamp::from_millis(2_000));
     }
 }

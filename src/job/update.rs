@@ -1,4 +1,4 @@
-//! How a job changes: a [`ProgressReport`] (or a cancel) becomes one [`JobUpdate`], which
+//! How a job changes: a [`ValidatedReport`] (or a cancel) becomes one [`JobUpdate`], which
 //! the store applies as a single conditional write. The rules live here, as plain
 //! functions; [`JobUpdate::apply`] states the same rules on a job in memory.
 
@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use super::{Job, JobIssue, JobStatus};
 use crate::job::time::Timestamp;
 
-/// A validated `POST /api/jobs/{job_id}/progress` body: only the fields present act.
+/// A `POST /api/jobs/{job_id}/progress` body once validated (the wire model's
+/// `ProgressReport` is the body as a client sends it): only the fields present act.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProgressReport {
+pub struct ValidatedReport {
     pub mark_started: bool,
     pub processed_items: Option<u64>,
     pub failed_items: Option<u64>,
@@ -25,7 +26,7 @@ pub struct ProgressReport {
     pub mark_failed: Option<String>,
 }
 
-impl ProgressReport {
+impl ValidatedReport {
     /// Whether the report carries counts, which start a pending job.
     fn reports_counts(&self) -> bool {
         self.processed_items.is_some()
@@ -37,13 +38,6 @@ impl ProgressReport {
                 .warning
                 .as_ref()
                 .is_some_and(JobIssue::is_about_an_item)
-    }
-}
-
-impl JobIssue {
-    /// An error or warning about one item (not the job as a whole) counts that item.
-    pub fn is_about_an_item(&self) -> bool {
-        self.entity_type != "job"
     }
 }
 
@@ -149,7 +143,7 @@ impl JobUpdate {
     /// The update a progress report makes. `mark_completed` derives the final status
     /// from the job's counts after this report, so it needs the `current` job (and the
     /// update then expects those counts to be unchanged when it lands).
-    pub fn from_report(report: ProgressReport, now: Timestamp, current: Option<&Job>) -> Self {
+    pub fn from_report(report: ValidatedReport, now: Timestamp, current: Option<&Job>) -> Self {
         let item_error = report
             .error
             .as_ref()
@@ -206,7 +200,7 @@ impl JobUpdate {
     }
 
     /// Whether the final status depends on the job's counts, so the job must be read first.
-    pub fn needs_current_job(report: &ProgressReport) -> bool {
+    pub fn needs_current_job(report: &ValidatedReport) -> bool {
         report.mark_completed && report.mark_failed.is_none()
     }
 
@@ -308,7 +302,7 @@ mod tests {
         }
     }
 
-    fn report_on(job: &mut Job, report: ProgressReport, second: u64) {
+    fn report_on(job: &mut Job, report: ValidatedReport, second: u64) {
         let current = JobUpdate::needs_current_job(&report).then(|| job.clone());
         JobUpdate::from_report(report, at(second), current.as_ref()).apply(job);
     }
@@ -318,7 +312,7 @@ mod tests {
         let mut job = pending_job();
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 mark_started: true,
                 ..Default::default()
             },
@@ -330,7 +324,7 @@ mod tests {
         );
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 mark_started: true,
                 ..Default::default()
             },
@@ -344,7 +338,7 @@ mod tests {
         let mut job = pending_job();
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 stage: Some("fetch".into()),
                 ..Default::default()
             },
@@ -353,7 +347,7 @@ mod tests {
         assert_eq!(job.status, JobStatus::Pending);
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 processed_items_increment: Some(2),
                 ..Default::default()
             },
@@ -368,7 +362,7 @@ mod tests {
     #[test]
     fn counts_are_set_or_added_and_a_set_absorbs_the_increment() {
         let mut job = pending_job();
-        let report = ProgressReport {
+        let report = ValidatedReport {
             processed_items: Some(4),
             processed_items_increment: Some(1),
             failed_items_increment: Some(2),
@@ -381,7 +375,7 @@ mod tests {
         report_on(&mut job, report, 1);
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 failed_items_increment: Some(1),
                 ..Default::default()
             },
@@ -396,7 +390,7 @@ mod tests {
     #[test]
     fn stage_message_and_patch_merge_into_top_level_metadata() {
         let mut job = pending_job();
-        let report = ProgressReport {
+        let report = ValidatedReport {
             stage: Some("load".into()),
             message: Some("halfway".into()),
             metadata_patch: json!({"stage": "ignored", "rows": {"a": 1}})
@@ -417,7 +411,7 @@ mod tests {
         let mut job = pending_job();
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 error: Some(issue("job")),
                 ..Default::default()
             },
@@ -429,7 +423,7 @@ mod tests {
         );
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 error: Some(issue("row")),
                 ..Default::default()
             },
@@ -441,7 +435,7 @@ mod tests {
         );
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 warning: Some(issue("row")),
                 ..Default::default()
             },
@@ -452,12 +446,12 @@ mod tests {
 
     #[test]
     fn mark_completed_derives_the_status_from_the_counts_after_the_report() {
-        let completed = |setup: ProgressReport, finish: ProgressReport| {
+        let completed = |setup: ValidatedReport, finish: ValidatedReport| {
             let mut job = pending_job();
             report_on(&mut job, setup, 1);
             report_on(
                 &mut job,
-                ProgressReport {
+                ValidatedReport {
                     mark_completed: true,
                     ..finish
                 },
@@ -466,9 +460,9 @@ mod tests {
             assert_eq!(job.completed_at, Some(at(2)));
             job.status
         };
-        let none = ProgressReport::default();
+        let none = ValidatedReport::default();
         assert_eq!(completed(none.clone(), none.clone()), JobStatus::Completed);
-        let failed = ProgressReport {
+        let failed = ValidatedReport {
             failed_items_increment: Some(1),
             ..Default::default()
         };
@@ -477,7 +471,7 @@ mod tests {
             JobStatus::PartialSuccess
         );
         assert_eq!(completed(none.clone(), failed), JobStatus::PartialSuccess);
-        let job_warning = ProgressReport {
+        let job_warning = ValidatedReport {
             warning: Some(issue("job")),
             ..Default::default()
         };
@@ -496,7 +490,7 @@ mod tests {
         let mut job = pending_job();
         job.failed_items = 3;
         job.warning_count = 2;
-        let report = ProgressReport {
+        let report = ValidatedReport {
             mark_completed: true,
             ..Default::default()
         };
@@ -516,7 +510,7 @@ mod tests {
         let mut job = pending_job();
         report_on(
             &mut job,
-            ProgressReport {
+            ValidatedReport {
                 mark_completed: true,
                 ..Default::default()
             },
@@ -529,7 +523,7 @@ mod tests {
     #[test]
     fn mark_failed_ends_the_job_with_its_message() {
         let mut job = pending_job();
-        let report = ProgressReport {
+        let report = ValidatedReport {
             mark_failed: Some("source gone".into()),
             ..Default::default()
         };

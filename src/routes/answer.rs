@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::prefer::{self, Return};
 use crate::http::response;
 use crate::job::time::Timestamp;
-use crate::job::{Job, JobStatusResponse, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
+use crate::job::{Job, RECENT_ISSUES_CAP, RecentIssues, RecordedIssue};
 use crate::store::{IssueKind, Store};
 use crate::telemetry::metrics;
 
@@ -121,7 +121,7 @@ pub async fn written_reply(
     form: Option<Return>,
 ) -> Result<Response<Body>, ApiError> {
     let mut reply = match form {
-        Some(Return::Minimal) => response::json(StatusCode::OK, &JobStatusResponse::from(job)),
+        Some(Return::Minimal) => response::json(StatusCode::OK, &job.to_status_response()),
         Some(Return::Representation) | None => job_reply(store, job).await?,
     };
     if let Some(form) = form {

@@ -7,7 +7,6 @@ use super::answer;
 use crate::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::response;
-use crate::job::JobStatusResponse;
 use crate::store::Store;
 
 pub async fn handle(
@@ -16,8 +15,5 @@ pub async fn handle(
     raw_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let job = answer::read_job(store, caller, raw_id).await?;
-    Ok(response::json(
-        StatusCode::OK,
-        &JobStatusResponse::from(&job),
-    ))
+    Ok(response::json(StatusCode::OK, &job.to_status_response()))
 }

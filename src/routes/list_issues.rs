@@ -3,7 +3,6 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use super::answer;
 use crate::auth::{Caller, Permission};
@@ -11,7 +10,6 @@ use crate::http::error::ApiError;
 use crate::http::query::Query;
 use crate::http::response;
 use crate::http::validation::Problems;
-use crate::job::RecordedIssue;
 use crate::store::{IssueKind, Store};
 
 pub const DEFAULT_LIMIT: usize = 100;
@@ -46,15 +44,9 @@ pub async fn handle(
     if kind == IssueKind::Error && page.next.is_none() && page.items.len() < limit {
         page.items.extend(answer::unrecorded_timeout(&job));
     }
-    let body = IssuePage {
-        items: &page.items,
+    let body = jobs_model::Page {
+        items: page.items,
         next_cursor: page.next.map(|cursor| cursor.encode()),
     };
     Ok(response::json(StatusCode::OK, &body))
-}
-
-#[derive(Serialize)]
-struct IssuePage<'a> {
-    items: &'a [RecordedIssue],
-    next_cursor: Option<String>,
 }

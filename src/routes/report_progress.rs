@@ -14,7 +14,7 @@ use crate::http::error::ApiError;
 use crate::http::prefer;
 use crate::http::validation::{self, FieldError, Problems};
 use crate::job::time::Timestamp;
-use crate::job::{Job, JobIssue, JobUpdate, MAX_COUNT, MAX_PATCH_KEYS, ProgressReport};
+use crate::job::{Job, JobIssue, JobUpdate, MAX_COUNT, MAX_PATCH_KEYS, ValidatedReport};
 use crate::store::{Claim, Completion, Store, StoreError};
 
 const MAX_SHORT_TEXT: usize = 255;
@@ -58,7 +58,7 @@ async fn apply(
     store: &Store,
     org: &str,
     job_id: &str,
-    report: &ProgressReport,
+    report: &ValidatedReport,
     now: Timestamp,
     claim: Option<&Claim>,
 ) -> Result<Job, ApiError> {
@@ -96,7 +96,7 @@ async fn apply(
 }
 
 /// The progress report, every problem reported at once. Unknown fields are ignored.
-pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressReport, ApiError> {
+pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ValidatedReport, ApiError> {
     let fields = validation::body_object(body)?;
     let mut problems = Problems::default();
     // A field given as `null` is a field not given.
@@ -181,7 +181,7 @@ pub fn parse(body: &Value, config: &Config, now: Timestamp) -> Result<ProgressRe
     }
 
     let report = (|| {
-        Some(ProgressReport {
+        Some(ValidatedReport {
             mark_started: mark_started?,
             processed_items: processed_items?,
             failed_items: failed_items?,
@@ -324,13 +324,13 @@ mod tests {
     fn an_empty_report_is_valid_and_null_fields_are_absent() {
         assert_eq!(
             parse(&json!({}), &config(), now()).unwrap(),
-            ProgressReport::default()
+            ValidatedReport::default()
         );
         let nulls =
             json!({"processed_items": null, "error": null, "mark_failed": null, "stage": null});
         assert_eq!(
             parse(&nulls, &config(), now()).unwrap(),
-            ProgressReport::default()
+            ValidatedReport::default()
         );
     }
 

@@ -240,10 +240,10 @@ pub fn history_puts(
 mod tests {
     use super::*;
     use crate::job::time::Timestamp;
-    use crate::job::{ExpectedCounts, JobIssue, ProgressReport};
+    use crate::job::{ExpectedCounts, JobIssue, ValidatedReport};
     use serde_json::json;
 
-    fn update(report: ProgressReport) -> JobUpdate {
+    fn update(report: ValidatedReport) -> JobUpdate {
         JobUpdate::from_report(report, Timestamp::from_millis(0), None)
     }
 
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_bare_report_only_touches_updated_at_under_the_not_ended_condition() {
-        let request = request("org", "job", &update(ProgressReport::default()), "r1");
+        let request = request("org", "job", &update(ValidatedReport::default()), "r1");
         assert_eq!(
             request.update_expression,
             "SET updated_at = :now, last_request = :request, last_heartbeat_at = :now, \
@@ -306,14 +306,14 @@ mod tests {
 
     #[test]
     fn increments_are_atomic_adds_and_sets_are_sets() {
-        let report = ProgressReport {
+        let report = ValidatedReport {
             processed_items_increment: Some(3),
             failed_items: Some(2),
             total_items: Some(9),
             ..Default::default()
         };
         assert!(adds(&update(report.clone())));
-        assert!(!adds(&update(ProgressReport {
+        assert!(!adds(&update(ValidatedReport {
             processed_items: Some(3),
             ..Default::default()
         })));
@@ -346,7 +346,7 @@ mod tests {
     #[test]
     fn every_field_together_still_forms_a_valid_expression() {
         let issue = issue();
-        let mut update = update(ProgressReport {
+        let mut update = update(ValidatedReport {
             mark_started: true,
             processed_items: Some(1),
             failed_items_increment: Some(1),
@@ -393,7 +393,7 @@ mod tests {
             .map(|i| (format!("a-long-metadata-key-name-{i:05}"), json!(i)))
             .collect();
         let issue = issue();
-        let mut update = update(ProgressReport {
+        let mut update = update(ValidatedReport {
             mark_started: true,
             processed_items_increment: Some(1),
             failed_items_increment: Some(1),
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn an_increment_lands_only_while_the_total_stays_within_the_cap() {
-        let report = ProgressReport {
+        let report = ValidatedReport {
             processed_items_increment: Some(10),
             processed_items: None,
             ..Default::default()

@@ -7,7 +7,7 @@ use jobs_client::JobStatus;
 
 #[derive(Parser, Debug)]
 #[command(
-    name = "jobs",
+    name = "jobsctl",
     version,
     about = "Create, watch and report on Jobs API jobs",
     long_about = "Create, watch and report on Jobs API jobs.\n\n\
@@ -15,14 +15,14 @@ use jobs_client::JobStatus;
         connection failures are retried with back-off.",
     after_help = concat!("Examples:\n",
         "  export JOBS_API_URL=http://127.0.0.1:9000 JOBS_TOKEN=...   # scripts/run.sh prints this\n",
-        "  JOB=$(jobs create --type import --total 100)\n",
-        "  jobs exec --job $JOB -- ./import.sh leads.csv\n",
-        "  jobs watch $JOB\n\n"),
+        "  JOB=$(jobsctl create --type import --total 100)\n",
+        "  jobsctl exec --job $JOB -- ./import.sh leads.csv\n",
+        "  jobsctl watch $JOB\n\n"),
     after_long_help = concat!("Examples:\n",
         "  export JOBS_API_URL=http://127.0.0.1:9000 JOBS_TOKEN=...   # scripts/run.sh prints this\n",
-        "  JOB=$(jobs create --type import --total 100)\n",
-        "  jobs exec --job $JOB -- ./import.sh leads.csv\n",
-        "  jobs watch $JOB\n\n",
+        "  JOB=$(jobsctl create --type import --total 100)\n",
+        "  jobsctl exec --job $JOB -- ./import.sh leads.csv\n",
+        "  jobsctl watch $JOB\n\n",
         "Exit codes:\n",
         "  0 success (watch: completed), 1 other error, 2 usage, 3 invalid (422), 4 not found,\n",
         "  5 unauthorized/forbidden, 6 conflict (409), 7 unavailable,\n",
@@ -58,46 +58,50 @@ pub struct Connection {
 pub enum Command {
     /// Create a job; prints its id (the whole job with --json)
     #[command(after_help = "Examples:\n  \
-        JOB=$(jobs create --type import --total 500)\n  \
-        jobs create --type crawl --total 20 --metadata '{\"seed\": \"https://example.com\"}' --json\n  \
-        jobs create --type export --total 0 --key nightly-2026-11-28   # once per key")]
+        JOB=$(jobsctl create --type import --total 500)\n  \
+        jobsctl create --type crawl --total 20 --metadata '{\"seed\": \"https://example.com\"}' --json\n  \
+        jobsctl create --type export --total 0 --key nightly-2026-11-28   # once per key")]
     Create(CreateArgs),
     /// Show a job in full
-    #[command(after_help = "Examples:\n  jobs get $JOB\n  jobs get $JOB --json | jq .metadata")]
+    #[command(
+        after_help = "Examples:\n  jobsctl get $JOB\n  jobsctl get $JOB --json | jq .metadata"
+    )]
     Get(JobArg),
     /// Show a job's light status (one read)
-    #[command(after_help = "Examples:\n  jobs status $JOB\n  jobs status $JOB --json")]
+    #[command(after_help = "Examples:\n  jobsctl status $JOB\n  jobsctl status $JOB --json")]
     Status(JobArg),
     /// List jobs, newest first
     #[command(after_help = "Examples:\n  \
-        jobs ls\n  \
-        jobs ls --status in_progress --type crawl\n  \
-        jobs ls --all --created-after 2026-11-01T00:00:00Z --json")]
+        jobsctl ls\n  \
+        jobsctl ls --status in_progress --type crawl\n  \
+        jobsctl ls --all --created-after 2026-11-01T00:00:00Z --json")]
     Ls(LsArgs),
     /// Follow jobs until they end: a live bar each on a terminal, a line per change otherwise
-    #[command(after_help = concat!("Examples:\n  jobs watch $JOB\n  jobs watch $JOB1 $JOB2 && echo all completed\n  jobs watch $JOB --plain | tee watch.log\n\n",
+    #[command(after_help = concat!("Examples:\n  jobsctl watch $JOB\n  jobsctl watch $JOB1 $JOB2 && echo all completed\n  jobsctl watch $JOB --plain | tee watch.log\n\n",
         "Exit codes: 0 every job completed; else the worst ending:\n",
         "  12 failed, 13 cancelled, 11 partial_success, 10 completed_with_warnings\n",
-        "  (3-7 as for every command: see `jobs --help`)"))]
+        "  (3-7 as for every command: see `jobsctl --help`)"))]
     Watch(WatchArgs),
     /// Report a job's progress (counts, stage, message, an item error or warning, start/end)
     #[command(after_help = "Examples:\n  \
-        jobs report $JOB --start --stage fetch\n  \
-        jobs report $JOB --processed +10 --message '10 rows loaded'\n  \
-        jobs report $JOB --processed 400 --total 500\n  \
-        jobs report $JOB --error row-17:'bad date' --error-type parse\n  \
-        jobs report $JOB --warning row-18:'empty email'\n  \
-        jobs report $JOB --complete\n  \
-        jobs report $JOB --fail 'source unreachable'")]
+        jobsctl report $JOB --start --stage fetch\n  \
+        jobsctl report $JOB --processed +10 --message '10 rows loaded'\n  \
+        jobsctl report $JOB --processed 400 --total 500\n  \
+        jobsctl report $JOB --error row-17:'bad date' --error-type parse\n  \
+        jobsctl report $JOB --warning row-18:'empty email'\n  \
+        jobsctl report $JOB --complete\n  \
+        jobsctl report $JOB --fail 'source unreachable'")]
     Report(ReportArgs),
     /// Cancel a job that has not ended
-    #[command(after_help = "Example:\n  jobs cancel $JOB")]
+    #[command(after_help = "Example:\n  jobsctl cancel $JOB")]
     Cancel(JobArg),
     /// Print a job's whole error history, oldest first
-    #[command(after_help = "Examples:\n  jobs errors $JOB\n  jobs errors $JOB --json | jq length")]
+    #[command(
+        after_help = "Examples:\n  jobsctl errors $JOB\n  jobsctl errors $JOB --json | jq length"
+    )]
     Errors(IssuesArgs),
     /// Print a job's whole warning history, oldest first
-    #[command(after_help = "Example:\n  jobs warnings $JOB")]
+    #[command(after_help = "Example:\n  jobsctl warnings $JOB")]
     Warnings(IssuesArgs),
     /// Run a command as a job's worker: start, heartbeat, read its progress lines, end by its status
     #[command(
@@ -109,19 +113,19 @@ pub enum Command {
             ::progress processed=10 failed=1 total=100 stage=fetch message=free text to the end\n\n\
             (every key optional; a count with + is added, e.g. processed=+5), which become \
             progress reports. When CMD exits 0 the job is marked completed; otherwise failed, \
-            with CMD's status in error_message. `jobs exec` exits with CMD's status (128+N \
+            with CMD's status in error_message. `jobsctl exec` exits with CMD's status (128+N \
             when killed by signal N, 127 when it cannot be started).",
         after_help = "Examples:\n  \
-            jobs exec --type import --total 100 -- ./import.sh leads.csv\n  \
-            jobs exec --job $JOB --heartbeat 10 -- python3 crawl.py\n  \
-            jobs exec --type export --key nightly-2026-11-28 -- ./export.sh"
+            jobsctl exec --type import --total 100 -- ./import.sh leads.csv\n  \
+            jobsctl exec --job $JOB --heartbeat 10 -- python3 crawl.py\n  \
+            jobsctl exec --type export --key nightly-2026-11-28 -- ./export.sh"
     )]
     Exec(ExecArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:\n  \
-        jobs completions bash > ~/.local/share/bash-completion/completions/jobs\n  \
-        jobs completions zsh > ~/.zfunc/_jobs\n  \
-        jobs completions fish > ~/.config/fish/completions/jobs.fish")]
+        jobsctl completions bash > ~/.local/share/bash-completion/completions/jobsctl\n  \
+        jobsctl completions zsh > ~/.zfunc/_jobsctl\n  \
+        jobsctl completions fish > ~/.config/fish/completions/jobsctl.fish")]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -350,7 +354,7 @@ mod tests {
     #[test]
     fn exec_takes_everything_after_the_double_dash() {
         let cli = Cli::try_parse_from([
-            "jobs", "exec", "--type", "import", "--", "sh", "-c", "exit 3",
+            "jobsctl", "exec", "--type", "import", "--", "sh", "-c", "exit 3",
         ])
         .unwrap();
         match cli.command {

@@ -91,7 +91,7 @@ pub async fn ls(client: &Client, args: LsArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// The report a `jobs report` asks for (pure: unit-tested below).
+/// The report a `jobsctl report` asks for (pure: unit-tested below).
 pub fn build_report(args: &ReportArgs) -> ProgressReport {
     let (processed, processed_add) = split(args.processed);
     let (failed, failed_add) = split(args.failed);
@@ -172,7 +172,7 @@ mod tests {
     use clap::Parser;
 
     fn report_of(args: &[&str]) -> ProgressReport {
-        let mut argv = vec!["jobs", "report", "J"];
+        let mut argv = vec!["jobsctl", "report", "J"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Report(args) => build_report(&args),
@@ -205,7 +205,9 @@ mod tests {
             report_of(&["--fail", "x"]).mark_failed.as_deref(),
             Some("x")
         );
-        assert!(Cli::try_parse_from(["jobs", "report", "J", "--complete", "--fail", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["jobsctl", "report", "J", "--complete", "--fail", "x"]).is_err()
+        );
     }
 
     #[test]

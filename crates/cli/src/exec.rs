@@ -1,4 +1,4 @@
-//! `jobs exec -- CMD ARGS...`: run a command as a job's worker.
+//! `jobsctl exec -- CMD ARGS...`: run a command as a job's worker.
 //!
 //! The command runs as a plain child process (std, no async process support needed): a
 //! thread copies its standard output through and turns `::progress` lines into reports;
@@ -34,8 +34,8 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         Ok(job) => job,
         Err(err) => return fail(&err),
     };
-    let job_id = job.job_id.clone();
-    eprintln!("jobs: running as job {job_id}");
+    let job_id = job.job_id.into_owned();
+    eprintln!("jobsctl: running as job {job_id}");
     let started = ProgressReport {
         mark_started: Some(true),
         ..Default::default()
@@ -56,7 +56,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
         Ok(child) => child,
         Err(err) => {
             let text = format!("cannot run {}: {err}", program.display());
-            eprintln!("jobs: {text}");
+            eprintln!("jobsctl: {text}");
             let _ = end(client, &job_id, None, ProgressReport::default(), Err(text)).await;
             let code = if err.kind() == std::io::ErrorKind::PermissionDenied {
                 126
@@ -92,7 +92,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
             match child.try_wait() {
                 Ok(Some(status)) => exited = Some((status, Instant::now())),
                 Ok(None) => {}
-                Err(err) => eprintln!("jobs: cannot check the command: {err}"),
+                Err(err) => eprintln!("jobsctl: cannot check the command: {err}"),
             }
         }
         // After the command exits, its output is read to the end (a grandchild holding
@@ -111,7 +111,7 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
             return match end(client, &job_id, unsent, pending, outcome).await {
                 Ok(()) => exit_code(status),
                 Err(err) => {
-                    eprintln!("jobs: could not end job {job_id}: {err}");
+                    eprintln!("jobsctl: could not end job {job_id}: {err}");
                     if status.success() {
                         ExitCode::from(error_code(&err))
                     } else {
@@ -141,16 +141,16 @@ pub async fn run(client: &Client, args: ExecArgs) -> ExitCode {
             Ok(_) => {}
             Err(Error::Conflict(detail)) => {
                 // Cancelled (or ended) meanwhile: stop the work nobody wants any more.
-                eprintln!("jobs: job {job_id} has ended ({detail}); stopping the command");
+                eprintln!("jobsctl: job {job_id} has ended ({detail}); stopping the command");
                 ended_by_server = true;
                 terminate(&child);
             }
             Err(err @ Error::Unavailable(_)) if !report.is_empty() => {
-                eprintln!("jobs: report failed, to be sent again as it was: {err}");
+                eprintln!("jobsctl: report failed, to be sent again as it was: {err}");
                 unsent = Some(Unsent { key, report });
             }
-            Err(err @ Error::Unavailable(_)) => eprintln!("jobs: heartbeat failed: {err}"),
-            Err(err) => eprintln!("jobs: report dropped: {err}"),
+            Err(err @ Error::Unavailable(_)) => eprintln!("jobsctl: heartbeat failed: {err}"),
+            Err(err) => eprintln!("jobsctl: report dropped: {err}"),
         }
     }
 }
@@ -230,7 +230,7 @@ fn pass_through(stdout: std::process::ChildStdout, tx: mpsc::Sender<FromOutput>)
                 let _ = tx.send(FromOutput::Report(Box::new(report)));
             }
             Some(Err(reason)) => {
-                eprintln!("jobs: not a progress line ({reason}): passed through");
+                eprintln!("jobsctl: not a progress line ({reason}): passed through");
                 let _ = out.lock().write_all(&line);
             }
             None => {

@@ -1,4 +1,4 @@
-//! `jobs`: the Jobs API's command line. Grammar in `args.rs`; one module per kind of
+//! `jobsctl`: the Jobs API's command line. Grammar in `args.rs`; one module per kind of
 //! work: `commands.rs` (one call each), `watch.rs` (bars and lines), `exec.rs` (a command
 //! run as a worker, with `progress_line.rs` reading its `::progress` lines); `show.rs`
 //! formats for people.
@@ -17,7 +17,7 @@ use jobs_client::{Client, Error, JobStatus};
 
 use args::{Cli, Command, Connection};
 
-/// The documented exit codes (`jobs --help`, README).
+/// The documented exit codes (`jobsctl --help`, README).
 pub mod exit {
     pub const ERROR: u8 = 1;
     pub const INVALID: u8 = 3;
@@ -67,9 +67,9 @@ pub fn error_code(err: &Error) -> u8 {
     }
 }
 
-/// Prints `jobs: <error>` (a 422 as `field: message` lines) and gives its exit code.
+/// Prints `jobsctl: <error>` (a 422 as `field: message` lines) and gives its exit code.
 pub fn fail(err: &Error) -> ExitCode {
-    eprintln!("jobs: {err}");
+    eprintln!("jobsctl: {err}");
     ExitCode::from(error_code(err))
 }
 
@@ -93,7 +93,12 @@ fn client(connection: &Connection) -> Result<Client, Error> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(shell, &mut Cli::command(), "jobs", &mut std::io::stdout());
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "jobsctl",
+            &mut std::io::stdout(),
+        );
         return ExitCode::SUCCESS;
     }
     let client = match client(&cli.connection) {

@@ -1,4 +1,4 @@
-//! The `::progress` lines a command run by `jobs exec` prints, read into reports.
+//! The `::progress` lines a command run by `jobsctl exec` prints, read into reports.
 //!
 //! `::progress processed=10 failed=+1 total=100 stage=fetch message=free text to the end`:
 //! every key optional; a count with `+` is added, without it set; `message` takes the

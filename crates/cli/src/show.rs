@@ -8,7 +8,6 @@ use serde_json::Value;
 
 pub fn job(job: &JobResponse) -> String {
     let mut out = String::new();
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let _ = writeln!(out, "job_id:        {}", job.job_id);
     let _ = writeln!(out, "type:          {}", job.job_type);
     let _ = writeln!(out, "status:        {}", job.status);
@@ -28,10 +27,14 @@ pub fn job(job: &JobResponse) -> String {
     if let Some(message) = job.last_message() {
         let _ = writeln!(out, "last message:  {message}");
     }
-    let _ = writeln!(out, "triggered by:  {}", opt(&job.triggered_by));
+    let _ = writeln!(
+        out,
+        "triggered by:  {}",
+        or_dash(job.triggered_by.as_deref())
+    );
     let _ = writeln!(out, "created:       {}", job.created_at);
-    let _ = writeln!(out, "started:       {}", opt(&job.started_at));
-    let _ = writeln!(out, "ended:         {}", opt(&job.completed_at));
+    let _ = writeln!(out, "started:       {}", or_dash(job.started_at));
+    let _ = writeln!(out, "ended:         {}", or_dash(job.completed_at));
     if let Some(seconds) = job.duration_seconds {
         let _ = writeln!(out, "duration:      {}", duration(seconds));
     }
@@ -47,7 +50,7 @@ pub fn job(job: &JobResponse) -> String {
     if !rest.is_empty() {
         let _ = writeln!(out, "metadata:      {}", Value::Object(rest));
     }
-    for (title, list) in [("errors", &job.errors), ("warnings", &job.warnings)] {
+    for (title, list) in [("errors", &*job.errors), ("warnings", &*job.warnings)] {
         if !list.is_empty() {
             let _ = writeln!(out, "{title} (latest {}):", list.len());
             for item in list {
@@ -56,6 +59,10 @@ pub fn job(job: &JobResponse) -> String {
         }
     }
     out
+}
+
+fn or_dash(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".into(), |value| value.to_string())
 }
 
 pub fn status(s: &JobStatusResponse) -> String {
@@ -103,15 +110,15 @@ pub fn table(jobs: &[JobResponse]) -> String {
         .iter()
         .map(|j| {
             [
-                j.job_id.clone(),
-                j.job_type.clone(),
+                j.job_id.to_string(),
+                j.job_type.to_string(),
                 j.status.to_string(),
                 format!("{:.2}%", j.progress_percentage),
                 j.processed_items.to_string(),
                 j.failed_items.to_string(),
                 j.warned_items.to_string(),
                 j.total_items.to_string(),
-                j.created_at.clone(),
+                j.created_at.to_string(),
             ]
         })
         .collect();

@@ -1,4 +1,4 @@
-//! `jobs watch ID...`: a live bar per job on a terminal (indicatif), one plain line per
+//! `jobsctl watch ID...`: a live bar per job on a terminal (indicatif), one plain line per
 //! change otherwise; exits with the worst ending's code.
 
 use std::io::IsTerminal;
@@ -133,7 +133,7 @@ pub async fn run(client: &Client, args: WatchArgs) -> ExitCode {
                 if bars {
                     bar.abandon_with_message(format!("error: {err}"));
                 } else {
-                    eprintln!("jobs: {text}");
+                    eprintln!("jobsctl: {text}");
                 }
                 codes[i] = Some(error_code(&err));
                 continue;
@@ -204,7 +204,7 @@ fn short(job_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use jobs_client::JobStatus;
+    use jobs_client::{JobStatus, Timestamp};
 
     fn snapshot(status: JobStatus, processed: u64, failed: u64, total: u64) -> JobStatusResponse {
         JobStatusResponse {
@@ -215,7 +215,7 @@ mod tests {
             failed_items: failed,
             warned_items: 0,
             total_items: total,
-            updated_at: "2026-11-28T12:00:00.000Z".into(),
+            updated_at: Timestamp::from_millis(1_795_867_200_000),
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
             last_heartbeat_at: None,

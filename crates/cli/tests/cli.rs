@@ -1,4 +1,4 @@
-//! `jobs` end to end: the built binary against the function under `cargo lambda watch`
+//! `jobsctl` end to end: the built binary against the function under `cargo lambda watch`
 //! and the local DynamoDB that `scripts/test.sh` starts (JOBS_TEST_WATCH_URL,
 //! JOBS_JWT_SECRET). Every subcommand, `exec` with succeeding and failing commands, the
 //! bars on a real pseudo-terminal (`script`) read back as a screen, the plain lines, and
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 #[path = "../../../tests/common/proxy.rs"]
 mod proxy;
 
-const JOBS: &str = env!("CARGO_BIN_EXE_jobs");
+const JOBS: &str = env!("CARGO_BIN_EXE_jobsctl");
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -60,19 +60,19 @@ impl Tenant {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("running jobs")
+        self.command(args).output().expect("running jobsctl")
     }
 
     /// Runs and expects success; stdout.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "jobs {args:?}: {}", text(&out));
+        assert!(out.status.success(), "jobsctl {args:?}: {}", text(&out));
         String::from_utf8(out.stdout).expect("UTF-8")
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, args: &[&str]) -> T {
         let out = self.ok(args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("jobs {args:?}: {e}: {out}"))
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("jobsctl {args:?}: {e}: {out}"))
     }
 
     fn create(&self, job_type: &str, total: u64) -> String {
@@ -198,7 +198,7 @@ fn create_get_status_report_cancel() {
     assert!(out.contains("cancelled"), "{out}");
     let again = t.run(&["cancel", &third]);
     assert_eq!(code(&again), 6, "{}", text(&again));
-    assert!(String::from_utf8_lossy(&again.stderr).starts_with("jobs: conflict: "));
+    assert!(String::from_utf8_lossy(&again.stderr).starts_with("jobsctl: conflict: "));
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn ls_filters_pages_and_prints_a_table_or_json() {
     let next: Page<JobResponse> = t.json(&["ls", "--limit", "1", "--cursor", &cursor, "--json"]);
     assert_eq!(next.items[0].job_id, import);
     let all: Page<JobResponse> = t.json(&["ls", "--limit", "1", "--all", "--json"]);
-    let ids: Vec<_> = all.items.iter().map(|j| j.job_id.as_str()).collect();
+    let ids: Vec<_> = all.items.iter().map(|j| &*j.job_id).collect();
     assert_eq!(ids, [third.as_str(), import.as_str(), crawl.as_str()]);
     assert_eq!(all.next_cursor, None);
 
@@ -329,7 +329,7 @@ fn errors_are_readable_with_their_exit_codes() {
     ]);
     assert_eq!(code(&invalid), 3, "{}", text(&invalid));
     let stderr = String::from_utf8_lossy(&invalid.stderr);
-    assert!(stderr.starts_with("jobs: invalid request\n"), "{stderr}");
+    assert!(stderr.starts_with("jobsctl: invalid request\n"), "{stderr}");
     assert!(
         stderr.contains("\n  job_type: "),
         "one line per field: {stderr}"
@@ -343,14 +343,14 @@ fn errors_are_readable_with_their_exit_codes() {
     assert_eq!(code(&missing), 4, "{}", text(&missing));
     assert_eq!(
         String::from_utf8_lossy(&missing.stderr),
-        "jobs: not found: Job not found\n"
+        "jobsctl: not found: Job not found\n"
     );
 
     let mut anonymous = t.command(&["ls"]);
     anonymous.env("JOBS_TOKEN", "not-a-token");
     let anonymous = anonymous.output().unwrap();
     assert_eq!(code(&anonymous), 5, "{}", text(&anonymous));
-    assert!(String::from_utf8_lossy(&anonymous.stderr).starts_with("jobs: unauthorized: "));
+    assert!(String::from_utf8_lossy(&anonymous.stderr).starts_with("jobsctl: unauthorized: "));
 
     let mut nowhere = t.command(&["ls"]);
     nowhere.env_remove("JOBS_API_URL");
@@ -598,12 +598,12 @@ fn watch_draws_a_bar_on_a_terminal() {
     assert_eq!(shown.matches(&id[28..]).count(), 1, "{shown}");
 }
 
-/// The job `jobs exec` ran as (it says so on stderr).
+/// The job `jobsctl exec` ran as (it says so on stderr).
 fn exec_job(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr);
     stderr
         .lines()
-        .find_map(|l| l.strip_prefix("jobs: running as job "))
+        .find_map(|l| l.strip_prefix("jobsctl: running as job "))
         .unwrap_or_else(|| panic!("no job line: {}", text(out)))
         .to_owned()
 }
@@ -809,6 +809,14 @@ fn completions_and_help() {
             script.contains("watch") && script.contains("exec"),
             "{shell}"
         );
+        // Completions are registered for the binary's name, not the shell's `jobs` builtin.
+        let registered = match shell {
+            "bash" => script.contains("complete -F _jobsctl") && script.contains(" jobsctl"),
+            "zsh" => script.starts_with("#compdef jobsctl"),
+            _ => script.contains("complete -c jobsctl"),
+        };
+        assert!(registered, "{shell}:\n{script}");
+        assert!(!script.contains("complete -c jobs ") && !script.contains("#compdef jobs\n"));
     }
     for command in [
         "create",
@@ -831,6 +839,8 @@ fn completions_and_help() {
     }
     let help = t.ok(&["--help"]);
     assert!(help.contains("13 cancelled"), "{help}");
+    assert!(help.contains("Usage: jobsctl "), "{help}");
+    assert!(help.contains("$(jobsctl create "), "{help}");
 }
 
 /// The library the README shows for a Rust worker, against the running service.

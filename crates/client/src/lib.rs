@@ -38,6 +38,14 @@ pub use jobs_model::*;
 pub use retry::RetryPolicy;
 pub use watch::WatchOptions;
 
+/// A job in full, as the client reads it: the model's, owned (these names shadow the
+/// model's borrowing ones, which only the server fills).
+pub type JobResponse = jobs_model::JobResponse<'static>;
+/// A job's light status, owned.
+pub type JobStatusResponse = jobs_model::JobStatusResponse<'static>;
+/// A `Job Status Changed` event's `detail`, owned (for a consumer of the events).
+pub type JobStatusChanged = jobs_model::JobStatusChanged<'static>;
+
 /// The environment [`Client::from_env`] reads.
 pub const ENV_URL: &str = "JOBS_API_URL";
 pub const ENV_TOKEN: &str = "JOBS_TOKEN";

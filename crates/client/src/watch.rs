@@ -6,11 +6,9 @@
 
 use std::time::Duration;
 
+use crate::{Client, Error, JobStatusResponse};
 use futures_util::Stream;
 use futures_util::stream;
-use jobs_model::JobStatusResponse;
-
-use crate::{Client, Error};
 
 /// How often to poll: from `min_interval` after a change, growing by half each unchanged
 /// poll up to `max_interval`.

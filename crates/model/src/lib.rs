@@ -1,18 +1,31 @@
-//! The Jobs API on the wire: the bodies of every route, as `openapi.yaml` describes them.
+//! The Jobs API on the wire: every body its routes answer and every event it publishes,
+//! as `openapi.yaml` and `events/` describe them, and the requests a client sends.
 //!
-//! serde only (no HTTP, no AWS, no runtime), shared by `jobs-client` and the `jobs`
-//! command line. The server keeps its own hand-tuned serialization; the server's
-//! `tests/model_drift.rs` reads real responses of every route into these types with
-//! `deny_unknown_fields` and writes them back, so a field added on one side only fails it.
+//! serde only (no HTTP, no AWS, no runtime), shared by the server, its events function,
+//! `jobs-client` and the `jobsctl` command line: one definition of each shape. The
+//! server answers with these same types, borrowing from what it read (`Cow` fields
+//! borrowed, recent issues as the JSON the store read: see [`JobResponse`]'s `I`); a
+//! client reads them owned (`'static`, the default `I`). Two pieces of an answer are
+//! still written by the server without these types, a list page's frame (each item is
+//! measured against the page's size budget) and a history item's JSON (written from the
+//! table's bytes): the server's `tests/model_drift.rs` reads real answers of every route
+//! into these types with `deny_unknown_fields`, and writes them back unchanged.
 //!
 //! The timeout fields (`heartbeat_timeout_seconds`, `timeout_seconds`,
 //! `last_heartbeat_at`) are `null` when none; bodies from a server that predates them
 //! (absent) read as none too.
 
+mod event;
+mod time;
+
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use event::JobStatusChanged;
+pub use time::Timestamp;
 
 /// A JSON object: `metadata`, `metadata_patch`, `details`.
 pub type Object = Map<String, Value>;
@@ -90,13 +103,19 @@ impl std::str::FromStr for JobStatus {
     }
 }
 
-/// `JobResponse`: a job in full (`POST /api/jobs/`, `GET /api/jobs/{id}`, a report or a
-/// cancel without `Prefer: return=minimal`, and each item of a list).
+/// A job in full (`POST /api/jobs/`, `GET /api/jobs/{id}`, a report or a cancel without
+/// `Prefer: return=minimal`, and each item of a list). Fields in the order the API
+/// writes them.
+///
+/// `'a`: what the server borrows from its job while it writes the answer; a client
+/// reads `JobResponse<'static>` (owned). `I`: the type of each recent error and
+/// warning: [`JobIssue`] for a reader, and on the server the issue's JSON as the store
+/// read it, copied into the answer as it is (no issue is parsed to be written again).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobResponse {
-    pub job_id: String,
-    pub job_type: String,
+pub struct JobResponse<'a, I: Clone = JobIssue> {
+    pub job_id: Cow<'a, str>,
+    pub job_type: Cow<'a, str>,
     pub status: JobStatus,
     pub total_items: u64,
     pub processed_items: u64,
@@ -104,15 +123,13 @@ pub struct JobResponse {
     pub warned_items: u64,
     pub progress_percentage: f64,
     pub success_rate: f64,
-    pub metadata: Object,
-    pub triggered_by: Option<String>,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub completed_at: Option<String>,
+    pub metadata: Cow<'a, Object>,
+    pub triggered_by: Option<Cow<'a, str>>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
     pub duration_seconds: Option<f64>,
-    pub error_message: Option<String>,
-    pub errors: Vec<JobIssue>,
-    pub warnings: Vec<JobIssue>,
+    pub error_message: Option<Cow<'a, str>>,
     /// Seconds without a report (counted from the last one, or the start) after which
     /// the job fails; `None`: never.
     #[serde(default)]
@@ -122,10 +139,15 @@ pub struct JobResponse {
     pub timeout_seconds: Option<u64>,
     /// When a worker last reported.
     #[serde(default)]
-    pub last_heartbeat_at: Option<String>,
+    pub last_heartbeat_at: Option<Timestamp>,
+    /// The most recent errors (at most 20, oldest first; the whole history is paged at
+    /// `/errors`). Empty in a list's items.
+    pub errors: Cow<'a, [I]>,
+    /// The most recent warnings, as `errors`.
+    pub warnings: Cow<'a, [I]>,
 }
 
-impl JobResponse {
+impl<I: Clone> JobResponse<'_, I> {
     /// `metadata.stage`, as a report's `stage` sets it.
     pub fn stage(&self) -> Option<&str> {
         self.metadata.get("stage").and_then(Value::as_str)
@@ -137,18 +159,19 @@ impl JobResponse {
     }
 }
 
-/// `GET /api/jobs/{id}/status`, and a report or cancel with `Prefer: return=minimal`.
+/// The light view of a job, read from the job alone: `GET /api/jobs/{id}/status`, and a
+/// report or cancel with `Prefer: return=minimal`. `'a` as for [`JobResponse`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobStatusResponse {
-    pub job_id: String,
+pub struct JobStatusResponse<'a> {
+    pub job_id: Cow<'a, str>,
     pub status: JobStatus,
     pub progress_percentage: f64,
     pub processed_items: u64,
     pub failed_items: u64,
     pub warned_items: u64,
     pub total_items: u64,
-    pub updated_at: String,
+    pub updated_at: Timestamp,
     /// See [`JobResponse::heartbeat_timeout_seconds`].
     #[serde(default)]
     pub heartbeat_timeout_seconds: Option<u64>,
@@ -157,10 +180,10 @@ pub struct JobStatusResponse {
     pub timeout_seconds: Option<u64>,
     /// When a worker last reported.
     #[serde(default)]
-    pub last_heartbeat_at: Option<String>,
+    pub last_heartbeat_at: Option<Timestamp>,
 }
 
-/// An error or a warning recorded against a job.
+/// An error or a warning recorded against a job (one shape for both).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobIssue {
@@ -168,13 +191,23 @@ pub struct JobIssue {
     pub entity_type: String,
     pub error_type: String,
     pub message: String,
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub details: Option<Object>,
     pub step: Option<String>,
 }
 
+impl JobIssue {
+    /// `entity_type` of an error or warning about the job as a whole, not one item.
+    pub const ABOUT_THE_JOB: &str = "job";
+
+    /// An error or warning about one item (not the job as a whole) counts that item.
+    pub fn is_about_an_item(&self) -> bool {
+        self.entity_type != Self::ABOUT_THE_JOB
+    }
+}
+
 /// A page of `GET /api/jobs/` (`T` = [`JobResponse`]) or of a job's history
-/// (`T` = [`JobIssue`]).
+/// (`T` = [`JobIssue`]; on the server, each issue's JSON as the store read it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Page<T> {
