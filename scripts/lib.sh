@@ -242,7 +242,7 @@ start_watch() {
     check_pid=$SPAWNED_PID log=$fnlog
   fi
   export JOBS_TEST_WATCH_URL="http://127.0.0.1:$port"
-  # Serving every binary of the package (jobs-api, jobs-events, jobs-sweep, jobs-migrate), the watch
+  # Serving every binary of the package (jobs-api, jobs-events, jobs-sweep), the watch
   # has no default function: each answers plain HTTP under /lambda-url/NAME (the prefix
   # is cut from the path the function sees) and is invoked at
   # /2015-03-31/functions/NAME/invocations.

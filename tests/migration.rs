@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use common::*;
-use jobs_api::store::migrate::{Options, Report};
 use jobs_api::store::{Store, keys};
+use jobs_migrate::{OldItem, Options, Report, classify, migrate, new_item};
 use serde_json::json;
 
 type Item = HashMap<String, AttributeValue>;
@@ -160,16 +160,16 @@ async fn a_first_layout_table_is_copied_once_resumably_and_served_after() {
     let store = Store::new(client.clone(), env("JOBS_TABLE_NAME"));
     let checkpoint = std::env::temp_dir().join(format!("{source}.checkpoint"));
 
-    let dry = store
-        .migrate_from(
-            &Options {
-                dry_run: true,
-                ..options(&source, &checkpoint)
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    let dry = migrate(
+        &store,
+        &Options {
+            dry_run: true,
+            ..options(&source, &checkpoint)
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (dry.jobs, dry.history, dry.idempotency_records, dry.skipped),
         (3, 1, 1, 1)
@@ -182,19 +182,18 @@ async fn a_first_layout_table_is_copied_once_resumably_and_served_after() {
     assert!(!checkpoint.exists());
 
     // Cut short after one page of two items, as a failure would; then resumed.
-    let cut = store
-        .migrate_from(
-            &Options {
-                max_pages: Some(1),
-                ..options(&source, &checkpoint)
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    let cut = migrate(
+        &store,
+        &Options {
+            max_pages: Some(1),
+            ..options(&source, &checkpoint)
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
     assert!(!cut.finished && cut.scanned == 2 && checkpoint.exists());
-    let rest = store
-        .migrate_from(&options(&source, &checkpoint), NOW)
+    let rest = migrate(&store, &options(&source, &checkpoint), NOW)
         .await
         .unwrap();
     assert!(rest.finished && !checkpoint.exists());
@@ -207,8 +206,7 @@ async fn a_first_layout_table_is_copied_once_resumably_and_served_after() {
     assert_eq!(cut.scanned + rest.scanned, 6);
 
     // Again from the start: nothing to copy, nothing doubled.
-    let again = store
-        .migrate_from(&options(&source, &checkpoint), NOW)
+    let again = migrate(&store, &options(&source, &checkpoint), NOW)
         .await
         .unwrap();
     assert_eq!((copied(&again), again.already_there), (0, 5));
@@ -280,4 +278,55 @@ async fn idempotency_record(client: &Client, org: &str, key: &str) -> Option<Ite
         .await
         .expect("reading the table")
         .item
+}
+
+// The rules of the copy, without a table.
+
+fn keyed(pk: &str, sk: &str) -> Item {
+    Item::from([
+        ("pk".to_owned(), AttributeValue::S(pk.into())),
+        ("sk".to_owned(), AttributeValue::S(sk.into())),
+    ])
+}
+
+#[test]
+fn first_layout_items_are_told_apart_by_their_keys() {
+    assert_eq!(classify(&keyed("ORG#o", "JOB#j")), OldItem::Job);
+    assert_eq!(classify(&keyed("ORG#o#JOB#j", "ERROR#e")), OldItem::History);
+    assert_eq!(
+        classify(&keyed("ORG#o#JOB#j", "WARNING#w")),
+        OldItem::History
+    );
+    assert_eq!(
+        classify(&keyed("ORG#o", "IDEMPOTENCY#k#1")),
+        OldItem::Idempotency {
+            organization_id: "o".into(),
+            key: "k#1".into()
+        }
+    );
+    // The new layout's own items, and strangers, are left alone.
+    assert_eq!(classify(&keyed("ORG#o#JOB#j", "JOB")), OldItem::Unknown);
+    assert_eq!(
+        classify(&keyed("ORG#o#IDEMPOTENCY#k", "IDEMPOTENCY")),
+        OldItem::Unknown
+    );
+    assert_eq!(classify(&keyed("USER#u", "JOB#j")), OldItem::Unknown);
+    assert_eq!(classify(&Item::new()), OldItem::Unknown);
+}
+
+#[test]
+fn idempotency_records_move_to_their_own_partition_unless_expired() {
+    let mut record = keyed("ORG#o", "IDEMPOTENCY#k");
+    record.insert("expires_at".into(), AttributeValue::N("2000".into()));
+    record.insert("state".into(), AttributeValue::S("completed".into()));
+    let moved = new_item(&record, 1_999).unwrap().unwrap();
+    assert_eq!(moved["pk"], AttributeValue::S("ORG#o#IDEMPOTENCY#k".into()));
+    assert_eq!(moved["sk"], AttributeValue::S("IDEMPOTENCY".into()));
+    assert_eq!(moved["state"], record["state"]);
+    assert_eq!(new_item(&record, 2_000).unwrap(), None);
+}
+
+#[test]
+fn an_unreadable_job_stops_the_run_rather_than_copying_half_a_job() {
+    assert!(new_item(&keyed("ORG#o", "JOB#j"), 0).is_err());
 }

@@ -203,7 +203,7 @@ pub(super) fn required<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str
 }
 
 /// A string attribute, if the item has one by that name.
-pub(super) fn optional_text(item: &Item, name: &str) -> Option<String> {
+pub fn optional_text(item: &Item, name: &str) -> Option<String> {
     optional_str(item, name).map(str::to_owned)
 }
 

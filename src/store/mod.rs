@@ -8,10 +8,9 @@ pub mod cursor;
 mod deadline;
 mod history_answer;
 pub mod idempotency;
-pub(crate) mod item;
+pub mod item;
 pub mod keys;
 mod list;
-pub mod migrate;
 mod update;
 
 use std::time::Duration;
@@ -267,6 +266,16 @@ impl Store {
             client,
             table: table.into(),
         }
+    }
+
+    /// The client and the table, for the one-off key-layout migration (`crates/migrate`),
+    /// which copies items as they are rather than through the job rules.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
     }
 
     /// Writes a new job; never overwrites an existing item. With an idempotency

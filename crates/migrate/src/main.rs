@@ -1,5 +1,5 @@
 //! `jobs-migrate`: copies a table of the first key layout into the table this version
-//! uses (README, "Storage"). Run once after the stack update that created the new
+//! uses (docs/storage.md). Run once after the stack update that created the new
 //! table; safe to run again, and to resume after a failure.
 //!
 //!     jobs-migrate --from OLD_TABLE --to NEW_TABLE [--dry-run] [--checkpoint FILE]
@@ -11,7 +11,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use jobs_api::store::{self, Store, migrate};
+use jobs_api::config::AwsConfig;
+use jobs_api::store::{self, Store};
+use jobs_migrate::{Options, migrate};
 
 const USAGE: &str =
     "usage: jobs-migrate --from OLD_TABLE --to NEW_TABLE [--dry-run] [--checkpoint FILE]";
@@ -37,14 +39,14 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let client = match store::connect(&jobs_api::config::AwsConfig::from_env()).await {
+    let client = match store::connect(&AwsConfig::from_env()).await {
         Ok(client) => client,
         Err(error) => {
             eprintln!("jobs-migrate: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let options = migrate::Options {
+    let options = Options {
         source_table: from,
         dry_run,
         checkpoint: Some(checkpoint.unwrap_or_else(|| PathBuf::from("jobs-migrate.checkpoint"))),
@@ -52,7 +54,7 @@ async fn main() -> ExitCode {
         max_pages: None,
     };
     let now = jobs_api::job::time::Timestamp::now().millis() / 1000;
-    match Store::new(client, to).migrate_from(&options, now).await {
+    match migrate(&Store::new(client, to), &options, now).await {
         Ok(report) => {
             let verb = if dry_run { "would copy" } else { "copied" };
             println!(

@@ -1,6 +1,8 @@
 //! Copies the items of a table of the first layout (one partition per organization:
 //! jobs at `ORG#{org}` / `JOB#{id}`, idempotency records at `ORG#{org}` /
-//! `IDEMPOTENCY#{key}`, three indexes) into a table of this one ([`super::keys`]).
+//! `IDEMPOTENCY#{key}`, three indexes) into a table of this one (`jobs_api::store::keys`).
+//! A one-off, kept out of the service: run once after the stack update that created the
+//! new table (docs/storage.md).
 //!
 //! Idempotent: every item is written only if the target does not hold it yet, so a
 //! second run copies nothing and a job already changed in the new table is never
@@ -12,9 +14,8 @@ use std::path::{Path, PathBuf};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::item::{self, Item};
-use super::keys;
-use super::{Store, StoreError};
+use jobs_api::store::item::{self, Item};
+use jobs_api::store::{Store, StoreError, keys};
 
 /// What the first layout put in the table, told apart by its keys.
 #[derive(Debug, PartialEq)]
@@ -109,75 +110,73 @@ pub struct Report {
     pub finished: bool,
 }
 
-impl Store {
-    /// Copies the first-layout table `options.source_table` into this store's table.
-    pub async fn migrate_from(&self, options: &Options, now: u64) -> Result<Report, StoreError> {
-        let mut report = Report::default();
-        let mut start = match &options.checkpoint {
-            Some(path) if path.exists() => Some(read_checkpoint(path)?),
-            _ => None,
-        };
-        let mut pages = 0;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&options.source_table)
-                .consistent_read(true)
-                .limit(options.page_size)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await?;
-            for old in output.items.unwrap_or_default() {
-                report.scanned += 1;
-                let kind = classify(&old);
-                let Some(new) = new_item(&old, now)? else {
-                    report.skipped += 1;
-                    continue;
-                };
-                let copied = options.dry_run || self.put_if_absent(new).await?;
-                match (copied, kind) {
-                    (false, _) => report.already_there += 1,
-                    (true, OldItem::Job) => report.jobs += 1,
-                    (true, OldItem::History) => report.history += 1,
-                    (true, _) => report.idempotency_records += 1,
-                }
+/// Copies the first-layout table `options.source_table` into `store`'s table.
+pub async fn migrate(store: &Store, options: &Options, now: u64) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let mut start = match &options.checkpoint {
+        Some(path) if path.exists() => Some(read_checkpoint(path)?),
+        _ => None,
+    };
+    let mut pages = 0;
+    loop {
+        let output = store
+            .client()
+            .scan()
+            .table_name(&options.source_table)
+            .consistent_read(true)
+            .limit(options.page_size)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await?;
+        for old in output.items.unwrap_or_default() {
+            report.scanned += 1;
+            let kind = classify(&old);
+            let Some(new) = new_item(&old, now)? else {
+                report.skipped += 1;
+                continue;
+            };
+            let copied = options.dry_run || put_if_absent(store, new).await?;
+            match (copied, kind) {
+                (false, _) => report.already_there += 1,
+                (true, OldItem::Job) => report.jobs += 1,
+                (true, OldItem::History) => report.history += 1,
+                (true, _) => report.idempotency_records += 1,
             }
-            pages += 1;
-            start = output.last_evaluated_key;
-            if !options.dry_run
-                && let Some(path) = &options.checkpoint
-            {
-                match &start {
-                    Some(position) => write_checkpoint(path, position)?,
-                    None => remove_checkpoint(path)?,
-                }
+        }
+        pages += 1;
+        start = output.last_evaluated_key;
+        if !options.dry_run
+            && let Some(path) = &options.checkpoint
+        {
+            match &start {
+                Some(position) => write_checkpoint(path, position)?,
+                None => remove_checkpoint(path)?,
             }
-            if start.is_none() {
-                report.finished = true;
-                return Ok(report);
-            }
-            if options.max_pages.is_some_and(|max| pages >= max) {
-                return Ok(report);
-            }
+        }
+        if start.is_none() {
+            report.finished = true;
+            return Ok(report);
+        }
+        if options.max_pages.is_some_and(|max| pages >= max) {
+            return Ok(report);
         }
     }
+}
 
-    /// Writes `item` unless the target holds its key already; whether it wrote.
-    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(error) => Err(error),
-        }
+/// Writes `item` unless the target holds its key already; whether it wrote.
+async fn put_if_absent(store: &Store, item: Item) -> Result<bool, StoreError> {
+    let result = store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(error) => Err(error),
     }
 }
 
@@ -216,58 +215,4 @@ fn remove_checkpoint(path: &Path) -> Result<(), StoreError> {
 
 fn file_error(path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Unexpected(format!("checkpoint {}: {error}", path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn keyed(pk: &str, sk: &str) -> Item {
-        Item::from([
-            ("pk".to_owned(), AttributeValue::S(pk.into())),
-            ("sk".to_owned(), AttributeValue::S(sk.into())),
-        ])
-    }
-
-    #[test]
-    fn first_layout_items_are_told_apart_by_their_keys() {
-        assert_eq!(classify(&keyed("ORG#o", "JOB#j")), OldItem::Job);
-        assert_eq!(classify(&keyed("ORG#o#JOB#j", "ERROR#e")), OldItem::History);
-        assert_eq!(
-            classify(&keyed("ORG#o#JOB#j", "WARNING#w")),
-            OldItem::History
-        );
-        assert_eq!(
-            classify(&keyed("ORG#o", "IDEMPOTENCY#k#1")),
-            OldItem::Idempotency {
-                organization_id: "o".into(),
-                key: "k#1".into()
-            }
-        );
-        // The new layout's own items, and strangers, are left alone.
-        assert_eq!(classify(&keyed("ORG#o#JOB#j", "JOB")), OldItem::Unknown);
-        assert_eq!(
-            classify(&keyed("ORG#o#IDEMPOTENCY#k", "IDEMPOTENCY")),
-            OldItem::Unknown
-        );
-        assert_eq!(classify(&keyed("USER#u", "JOB#j")), OldItem::Unknown);
-        assert_eq!(classify(&Item::new()), OldItem::Unknown);
-    }
-
-    #[test]
-    fn idempotency_records_move_to_their_own_partition_unless_expired() {
-        let mut record = keyed("ORG#o", "IDEMPOTENCY#k");
-        record.insert("expires_at".into(), AttributeValue::N("2000".into()));
-        record.insert("state".into(), AttributeValue::S("completed".into()));
-        let moved = new_item(&record, 1_999).unwrap().unwrap();
-        assert_eq!(moved["pk"], AttributeValue::S("ORG#o#IDEMPOTENCY#k".into()));
-        assert_eq!(moved["sk"], AttributeValue::S("IDEMPOTENCY".into()));
-        assert_eq!(moved["state"], record["state"]);
-        assert_eq!(new_item(&record, 2_000).unwrap(), None);
-    }
-
-    #[test]
-    fn an_unreadable_job_stops_the_run_rather_than_copying_half_a_job() {
-        assert!(new_item(&keyed("ORG#o", "JOB#j"), 0).is_err());
-    }
 }
