@@ -1,6 +1,6 @@
 //! The integration tests: one test binary, one module per subject, the fixtures they share
-//! in `common`. One binary rather than one per file because each links the whole service
-//! and the AWS SDK: 24 such links were most of the test command's build.
+//! in `common`. One binary rather than one per file: each test binary links the whole
+//! service and the AWS SDK, so a new subject is a module here, not a file in tests/.
 //!
 //! A test is named by its module: `cargo test --test it lifecycle::` runs one subject,
 //! `cargo test --test it -- --exact lifecycle::cancel_ends_pending_and_running_jobs_only`
