@@ -9,14 +9,14 @@
 #
 # One caller, in a fresh organization, with a valid token (scripts/dev_token.py) and its
 # X-Organization-ID fixed: generated organization ids would only ever test the 403 path
-# (tests/hostile.rs covers those), while this way the bodies and queries reach the
+# (tests/it/hostile.rs covers those), while this way the bodies and queries reach the
 # handlers. Every other header, the path ids, the queries and the bodies are generated,
 # valid and invalid.
 #
 # One exception is filtered out, and each is printed: `cargo lambda watch` itself answers
 # 500 (text/plain, "https://httpstatuses.com/500") to a request whose header values or
 # body are not UTF-8, which it cannot put into an API Gateway event; the function never
-# sees it (tests/hostile.rs sends such bodies to the handler directly).
+# sees it (tests/it/hostile.rs sends such bodies to the handler directly).
 #
 # One worker: the machine has 2 cores and the function one process, and with several
 # workers hypothesis (under CPython 3.11) fails at random in ast.parse ("AST constructor

@@ -9,7 +9,7 @@ delivered again from the first record the answer's batchItemFailures names; a fu
 error with more than one record splits the batch in two; once the retries are spent the
 remaining records are split again while there are several, and a single record's range
 goes to the on-failure queue in Lambda's format (the records' range, not the records).
-tests/common/stream.rs plays the same part for the tests.
+tests/it/common/stream.rs plays the same part for the tests.
 
     .tools/venv/bin/python scripts/stream_poller.py --table-name jobs \\
         --invoke-url http://127.0.0.1:9000/2015-03-31/functions/jobs-events/invocations \\

@@ -109,7 +109,7 @@ if [[ $# -eq 0 ]]; then
     AWS_LAMBDA_RUNTIME_API="$JOBS_TEST_WATCH_URL/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
     AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 \
     "${CARGO_TARGET_DIR:-$ROOT/target}/debug/jobs-api"
-  cargo test --test load -- --ignored --nocapture
+  cargo test --test it -- --ignored --nocapture load::
   log "schemathesis"
   bash scripts/schemathesis.sh
   log "metrics: every request line of this run is valid EMF"

@@ -26,7 +26,7 @@ use crate::job::JobStatus;
 use crate::job::time::Timestamp;
 
 /// The namespace every metric is published under; the template's alarms and dashboard
-/// use the same one (`tests/template.rs` checks that the names agree).
+/// use the same one (`tests/it/template.rs` checks that the names agree).
 pub const NAMESPACE: &str = "JobsApi";
 
 /// Every metric name the code emits, with its unit: the one list the template's alarms

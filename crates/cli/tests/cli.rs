@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 // The fault proxy of the server's tests, in front of the function here.
 #[allow(dead_code)] // the DynamoDB faults are not used here
-#[path = "../../../tests/common/proxy.rs"]
+#[path = "../../../tests/it/common/proxy.rs"]
 mod proxy;
 
 const JOBS: &str = env!("CARGO_BIN_EXE_jobsctl");

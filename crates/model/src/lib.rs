@@ -8,7 +8,7 @@
 //! client reads them owned (`'static`, the default `I`). Two pieces of an answer are
 //! still written by the server without these types, a list page's frame (each item is
 //! measured against the page's size budget) and a history item's JSON (written from the
-//! table's bytes): the server's `tests/model_drift.rs` reads real answers of every route
+//! table's bytes): the server's `tests/it/model_drift.rs` reads real answers of every route
 //! into these types with `deny_unknown_fields`, and writes them back unchanged.
 //!
 //! The timeout fields (`heartbeat_timeout_seconds`, `timeout_seconds`,

@@ -1,12 +1,11 @@
 //! Unbounded error history: thousands of errors keep being accepted, the job shows the
 //! most recent ones, and `/errors` pages through every one, oldest first.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const ERRORS: usize = 2000;
 const RECENT_CAP: usize = 20;

@@ -2,12 +2,11 @@
 //! allowed origin sent it (forged forms of every kind write nothing), bearer tokens are
 //! unaffected, and CORS lets an allowed page call the API.
 
-mod common;
-
-use common::*;
 use jobs_api::App;
 use lambda_http::Body;
 use serde_json::json;
+
+use crate::common::*;
 
 const APP_ORIGIN: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example";

@@ -3,8 +3,6 @@
 //! second run copies nothing, and the function then serves every copied job, its
 //! history, its list filters and its idempotency record from the new table.
 
-mod common;
-
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
@@ -12,10 +10,11 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use common::*;
 use jobs_api::store::{Store, keys};
 use jobs_migrate::{OldItem, Options, Report, classify, migrate, new_item};
 use serde_json::json;
+
+use crate::common::*;
 
 type Item = HashMap<String, AttributeValue>;
 

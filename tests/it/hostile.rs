@@ -1,11 +1,10 @@
 //! Hostile input and hostile identity, through the handler against the local DynamoDB:
 //! each attempt gets its documented `4xx`, a JSON body, and changes nothing.
 
-mod common;
-
-use common::*;
 use jobs_api::{App, Config};
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// Sends `request` as `tenant`'s organization and checks the status, that the answer is
 /// JSON, and that the organization's partition holds exactly `items` items afterwards.

@@ -19,16 +19,15 @@
 //! bucket is per partition and process; a Lambda container has its own), and the cases of
 //! one test run concurrently. `FAULTS_TABLE=1` prints the observations.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
-use common::proxy::{Fault, PROVISIONED_THROUGHPUT_EXCEEDED, Proxy, THROTTLING};
-use common::*;
 use jobs_api::{App, store};
 use serde_json::{Value, json};
+
+use crate::common::proxy::{Fault, PROVISIONED_THROUGHPUT_EXCEEDED, Proxy, THROTTLING};
+use crate::common::*;
 
 /// Every request's number of SDK attempts, as configured in `store::connect`.
 const ATTEMPTS: usize = 3;

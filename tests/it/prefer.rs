@@ -3,12 +3,11 @@
 //! all (the DynamoDB calls counted at the fault proxy, passing everything through), and
 //! every other preference ignored.
 
-mod common;
-
-use common::proxy::Proxy;
-use common::*;
 use jobs_api::App;
 use serde_json::{Value, json};
+
+use crate::common::proxy::Proxy;
+use crate::common::*;
 
 const MINIMAL: &str = "return=minimal";
 

@@ -7,19 +7,18 @@
 //!
 //! Run by `scripts/test.sh` (a full run) after it starts a second function instance on
 //! the same watch, so requests are served by two processes as by two Lambda instances:
-//!     cargo test --test load -- --ignored --nocapture
+//!     cargo test --test it -- --ignored --nocapture load::
 //! Requests/second and latency percentiles are printed (information, not asserted).
 //! `LOAD_REQUESTS` (default 2400) and `LOAD_WORKERS` (default 8) change the size.
-
-mod common;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::http::{HttpReply, send};
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::http::{HttpReply, send};
+use crate::common::*;
 
 const ORGANIZATIONS: usize = 4;
 /// The whole load must end within this; past it workers stop and the test fails.

@@ -7,15 +7,14 @@
 //! the comparison. (The model's optional fields that are `null` may be absent on the
 //! server: they are compared without nulls.)
 
-mod common;
-
-use common::*;
 use jobs_model::{
     ErrorDetail, JobIssue, JobResponse, JobStatus, JobStatusResponse, Page, ValidationErrors,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+
+use crate::common::*;
 
 /// Nulls dropped and numbers compared as numbers (`100` and `100.0` are one value).
 fn normal(value: &Value) -> Value {

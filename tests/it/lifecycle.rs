@@ -1,12 +1,11 @@
 //! The life of a job through the handler, against the real local DynamoDB: read, poll,
 //! report progress, end, cancel; concurrency without loss; tenancy on every route.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 fn crawl(total: u64) -> Value {
     json!({"job_type": "crawl", "total_items": total, "metadata": {"seed": "https://example.com"}})

@@ -1,5 +1,5 @@
-//! A fault-injecting HTTP proxy in front of the local DynamoDB (`tests/faults.rs`) or
-//! EventBridge (`tests/job_events.rs`: moto serves both on one port).
+//! A fault-injecting HTTP proxy in front of the local DynamoDB (`faults`) or
+//! EventBridge (`job_events`: moto serves both on one port).
 //!
 //! Plain threads and `std::net` (no async, no extra crate): one thread accepts, one per
 //! client connection. Each request the SDK sends is read whole (head + `Content-Length`

@@ -2,15 +2,14 @@
 //! at first use, cached, rotated, refreshed, and unreachable), and RFC 7662 introspection
 //! of opaque session cookies.
 
-mod common;
-
 use std::time::Duration;
 
-use common::idp::{self, IdentityProvider, TestKey, provider_claims};
-use common::*;
 use jobs_api::App;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
+
+use crate::common::idp::{self, IdentityProvider, TestKey, provider_claims};
+use crate::common::*;
 
 /// An app that verifies tokens against `provider`'s key set, kept `max_age` seconds.
 async fn jwks_app(provider: &IdentityProvider, max_age: &str) -> App {

@@ -15,6 +15,7 @@ use jobs_api::routes::{create_job, report_progress};
 use lambda_http::http::Method;
 use lambda_http::http::header::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value, json};
 
 fn config() -> Config {
@@ -98,6 +99,16 @@ fn assert_fastapi_errors(error: ApiError) -> Result<(), TestCaseError> {
 }
 
 proptest! {
+    // Recorded failures stay next to this file (properties.proptest-regressions): in a
+    // module of a `main.rs` test crate, proptest's default would be a folder beside
+    // tests/it/ instead.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn create_parsing_accepts_only_valid_jobs(body in json_value()) {
         let config = config();

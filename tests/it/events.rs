@@ -2,12 +2,11 @@
 //! API Gateway would deliver it. A file added to `events/` without a case here fails
 //! `every_event_file_is_asserted`.
 
-mod common;
-
-use common::*;
 use jobs_api::job::time::Timestamp;
 use jobs_api::job::{Job, JobIssue, JobUpdate, NewJob, ValidatedReport};
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// The job id the lifecycle events name; each event file has its own organization.
 const EVENT_JOB_ID: &str = "019ac9f0-0000-7000-8000-00000000e001";
@@ -47,7 +46,7 @@ fn every_event_file_is_asserted() {
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        // DynamoDB stream batches for jobs-events: tests/job_events.rs asserts those.
+        // DynamoDB stream batches for jobs-events: job_events asserts those.
         .filter(|file| !file.starts_with("stream-"))
         .collect();
     files.sort();

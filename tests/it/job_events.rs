@@ -3,20 +3,20 @@
 //! handler → `PutEvents` → a rule on the bus → an SQS queue the test reads. Faults come
 //! from a real HTTP proxy in front of EventBridge (`common::proxy`), not from a mock.
 
-mod common;
-
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::config::retry::RetryPartition;
 use aws_sdk_eventbridge::types::Target;
-use common::proxy::{Entries, Fault, Proxy, THROTTLING};
-use common::stream::{Delivery, Invoke, Mapping, Moto, Stream};
-use common::*;
 use jobs_api::events::publish::{self, Publisher, Retry};
 use jobs_api::events::{Handler, StreamBatch, Summary};
 use serde_json::{Value, json};
+
+use crate::common;
+use crate::common::proxy::{Entries, Fault, Proxy, THROTTLING};
+use crate::common::stream::{Delivery, Invoke, Mapping, Moto, Stream};
+use crate::common::*;
 
 const SOURCE: &str = "jobs-api";
 

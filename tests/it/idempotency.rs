@@ -3,12 +3,11 @@
 //! the same key is refused; concurrent duplicates make one job; keys are per
 //! organization.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 fn with_key(
     tenant: &Tenant,

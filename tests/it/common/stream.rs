@@ -1,4 +1,4 @@
-//! Lambda's part of the events path, played against moto for `tests/job_events.rs`: the
+//! Lambda's part of the events path, played against moto for `job_events`: the
 //! table's DynamoDB stream read with the Streams API, records filtered with the
 //! template's own filter, handed to the function in batches as Lambda hands them, the
 //! function's `batchItemFailures` honoured (the batch is delivered again from the first

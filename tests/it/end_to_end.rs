@@ -1,11 +1,10 @@
 //! Through `cargo lambda watch` over HTTP, as a client sees the function locally: the
 //! emulator turns each request into an API Gateway v2 event for the real binary.
 
-mod common;
-
-use common::http::send;
-use common::*;
 use serde_json::json;
+
+use crate::common::http::send;
+use crate::common::*;
 
 fn watch() -> String {
     env("JOBS_TEST_WATCH_URL")

@@ -2,18 +2,17 @@
 //! deadlines, 10 of them overdue; the DynamoDB requests of one sweep are counted at a
 //! proxy in front of the local DynamoDB, and the index entries it read by the sweep.
 
-mod common;
-
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::Tenant;
-use common::proxy::Proxy;
 use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::store::keys::DEADLINE_SHARDS;
 use jobs_api::sweep;
 use serde_json::json;
+
+use crate::common::proxy::Proxy;
+use crate::common::{self, Tenant};
 
 const JOBS: usize = 1_000;
 const OVERDUE: usize = 10;

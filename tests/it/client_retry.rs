@@ -2,13 +2,12 @@
 //! a write whose answer is lost after the server applied it, or whose connection is
 //! dropped before, is sent again under the same `Idempotency-Key` and lands once.
 
-mod common;
-
-use common::proxy::{Fault, Proxy};
-use common::*;
 use futures_util::TryStreamExt;
 use jobs_client::{Client, CreateJobRequest, Error, ProgressReport, RetryPolicy};
 use std::time::Duration;
+
+use crate::common::proxy::{Fault, Proxy};
+use crate::common::*;
 
 fn client_via(proxy: &Proxy, org: &str) -> Client {
     Client::builder(proxy.url())

@@ -5,17 +5,16 @@
 //! naming it, and nothing is written. Numbers are compared as exact decimals
 //! (`jobs_api::job::decimal`) or as text, never as floats.
 
-mod common;
-
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::*;
 use jobs_api::App;
 use jobs_api::job::decimal::Decimal;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// The cases: the text sent, and the canonical text every answer carries.
 const KEPT: [(&str, &str); 11] = [

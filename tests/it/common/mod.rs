@@ -1,6 +1,5 @@
 //! What the integration tests share: the local DynamoDB and function settings that
 //! `scripts/test.sh` exports, tokens, requests and reads of the stored items.
-#![allow(dead_code)] // each test file uses a different part
 
 pub mod http;
 pub mod idp;

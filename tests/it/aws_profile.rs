@@ -1,13 +1,19 @@
 //! Off Lambda, the DynamoDB client takes its region and credentials from the standard
 //! chain (here an `AWS_PROFILE` in a config file of its own), as every AWS tool does;
-//! on Lambda, from the variables Lambda sets. One test in a binary of its own: it
-//! changes the process's environment.
+//! on Lambda, from the variables Lambda sets. The test changes the process's environment,
+//! which every other test of this binary reads: it runs itself again in a child process
+//! of the same binary, alone there, and passes when that run passes.
 
-mod common;
+use std::process::Command;
 
 use jobs_api::store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::common;
+
+/// Set in the child process, where the test's own body runs.
+const CHILD: &str = "JOBS_TEST_AWS_PROFILE_CHILD";
 
 const CONFIG: &str = "[profile jobs-test]\nregion = eu-west-3\n";
 const CREDENTIALS: &str =
@@ -48,16 +54,44 @@ async fn signed_with(
     (parts[0].to_owned(), parts[2].to_owned())
 }
 
-#[tokio::test]
-async fn off_lambda_the_profile_is_used_and_on_lambda_the_environment() {
+#[test]
+fn off_lambda_the_profile_is_used_and_on_lambda_the_environment() {
+    if std::env::var_os(CHILD).is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(profile_then_lambda());
+        return;
+    }
+    // This test's name as the harness knows it: its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, path)| path);
+    let name = format!("{module}::off_lambda_the_profile_is_used_and_on_lambda_the_environment");
+    let child = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("running the test binary again");
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    // "1 passed": the child ran exactly this test (a wrong name would pass 0).
+    assert!(
+        child.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "the child process of {name}: {}\n{stdout}\n{stderr}",
+        child.status
+    );
+}
+
+/// The test's body, in a process of its own (see the module's comment).
+async fn profile_then_lambda() {
     let endpoint = common::env("AWS_ENDPOINT_URL_DYNAMODB");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let folder = std::env::temp_dir().join(format!("jobs-aws-profile-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("config"), CONFIG).unwrap();
     std::fs::write(folder.join("credentials"), CREDENTIALS).unwrap();
-    // SAFETY: the only test of this binary, and it starts no thread that reads the
-    // environment before these writes.
+    // SAFETY: the only test of this child process (run with `--exact` on one thread), and
+    // it starts no thread that reads the environment before these writes.
     unsafe {
         for name in [
             "AWS_ACCESS_KEY_ID",

@@ -1,10 +1,9 @@
 //! `GET /api/jobs/`: newest first, filters, pages, and cursors that stay inside the
 //! caller's organization.
 
-mod common;
-
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 async fn page(app: &jobs_api::App, caller: &Tenant, query: &str) -> Reply {
     send(app, caller.get(&format!("/api/jobs/?{query}"))).await

@@ -1,12 +1,11 @@
 //! `POST /api/jobs/` through the handler, against the real local DynamoDB: what is
 //! answered, what is stored, and that a refused request stores nothing.
 
-mod common;
-
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::*;
 use jobs_api::{App, Config};
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 #[tokio::test]
 async fn creates_a_job_and_stores_it_under_the_callers_organization() {
@@ -274,7 +273,7 @@ async fn callers_without_valid_credentials_are_401_with_www_authenticate() {
 
 #[tokio::test]
 async fn a_token_in_a_session_cookie_is_accepted() {
-    // A write by cookie must come from an allowed origin (tests/browser_callers.rs).
+    // A write by cookie must come from an allowed origin (browser_callers).
     let app = app_with(&[("JOBS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
     for cookie in ["stytch_session_jwt", "stytch_session"] {
         let org = unique_org("cookie");

@@ -6,19 +6,18 @@
 //! only; a sweep that fails half way loses nothing and ends no job twice. Each test has
 //! a table of its own, so what a sweep finds is only that test's jobs.
 
-mod common;
-
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::proxy::{Fault, Proxy};
-use common::{Reply, Tenant, send};
 use jobs_api::App;
 use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::sweep::{self, SweepReport};
 use serde_json::{Value, json};
+
+use crate::common::proxy::{Fault, Proxy};
+use crate::common::{self, Reply, Tenant, send};
 
 struct World {
     table: String,

@@ -6,8 +6,6 @@
 //! writes no index, exactly like one on a job without; the sweep reads in proportion to
 //! the due jobs.
 
-mod common;
-
 use std::io::BufRead;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -15,12 +13,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryPartition;
-use common::{Tenant, send};
 use jobs_api::job::time::Timestamp;
 use jobs_api::store::Store;
 use jobs_api::sweep;
 use jobs_api::{App, Config};
 use serde_json::{Value, json};
+
+use crate::common::{self, Tenant, send};
 
 /// The heat proxy, stopped (the process this test started, by its handle) when dropped.
 struct HeatProxy {
