@@ -21,8 +21,10 @@
 //! config     every setting of every binary, read from the environment once
 //! ```
 //!
-//! `crates/model` holds the shapes on the wire; `crates/client` and `crates/cli` (the
-//! `jobsctl` command line) are the client side, members of this workspace.
+//! Beside this crate in the workspace: `crates/model`, every shape on the wire (the job,
+//! its status, an issue, a list page, the event's detail), which this crate answers with;
+//! `crates/client` and `crates/cli` (the `jobsctl` command line), the client side; and
+//! `crates/migrate`, the one-off copy from the first key layout.
 //!
 //! ## The path of a request
 //!
