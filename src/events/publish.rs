@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::config::retry::RetryConfig;
 use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
-use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_eventbridge::config::{BehaviorVersion, Region};
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures_util::future::join_all;
@@ -40,14 +40,8 @@ pub async fn connect(aws: &AwsConfig) -> Result<Client, String> {
         .http_client(crate::store::http_client()?)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS));
-    if let Some(key) = &aws.credentials {
-        config = config.credentials_provider(Credentials::new(
-            &key.access_key_id,
-            &key.secret_access_key,
-            key.session_token.clone(),
-            None,
-            "environment",
-        ));
+    if let Some(credentials) = crate::store::static_credentials(aws) {
+        config = config.credentials_provider(credentials);
     }
     if let Some(url) = &aws.eventbridge_endpoint {
         config = config.endpoint_url(url);

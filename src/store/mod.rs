@@ -95,16 +95,22 @@ fn from_lambda_environment(aws: &AwsConfig) -> Result<aws_sdk_dynamodb::config::
     let mut config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(aws.required_region()?.to_owned()));
-    if let Some(key) = &aws.credentials {
-        config = config.credentials_provider(Credentials::new(
-            &key.access_key_id,
-            &key.secret_access_key,
-            key.session_token.clone(),
-            None,
-            "environment",
-        ));
+    if let Some(credentials) = static_credentials(aws) {
+        config = config.credentials_provider(credentials);
     }
     Ok(config)
+}
+
+/// The credentials the environment holds, as every client of this service takes them.
+pub fn static_credentials(aws: &AwsConfig) -> Option<Credentials> {
+    let key = aws.credentials.as_ref()?;
+    Some(Credentials::new(
+        &key.access_key_id,
+        &key.secret_access_key,
+        key.session_token.clone(),
+        None,
+        "environment",
+    ))
 }
 
 async fn from_standard_chain() -> Result<aws_sdk_dynamodb::config::Builder, String> {
