@@ -183,11 +183,7 @@ impl EventsConfig {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<EventsConfig, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| trimmed(&lookup, name);
         let bus = get("JOBS_EVENT_BUS_NAME").ok_or(ConfigError::Missing("JOBS_EVENT_BUS_NAME"))?;
         let source = get("JOBS_EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.into());
         // EventBridge reserves `aws.` sources for AWS services and refuses them.
@@ -219,11 +215,7 @@ impl SweepConfig {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<SweepConfig, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| trimmed(&lookup, name);
         Ok(SweepConfig {
             table_name: get("JOBS_TABLE_NAME").ok_or(ConfigError::Missing("JOBS_TABLE_NAME"))?,
             on_lambda: get("AWS_LAMBDA_RUNTIME_API").is_some(),
@@ -297,6 +289,13 @@ pub fn log_levels() -> impl Iterator<Item = String> {
         .filter_map(environment)
 }
 
+/// A setting's value without surrounding blanks; a blank setting is no setting.
+fn trimmed(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// The one place any of the service's binaries reads its environment.
 fn environment(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -328,11 +327,7 @@ impl Config {
 
     /// Reads settings through `lookup` (the environment in production, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| trimmed(&lookup, name);
         let table_name = get("JOBS_TABLE_NAME").ok_or(ConfigError::Missing("JOBS_TABLE_NAME"))?;
         let job_types = match get("JOBS_JOB_TYPES") {
             Some(list) => parse_job_types(&list)?,
