@@ -18,8 +18,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{
+    BehaviorVersion, Credentials, HttpClient, Region, RuntimeComponents, SharedHttpClient,
+};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 
@@ -48,17 +52,41 @@ const MAX_ATTEMPTS: u32 = 3;
 const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
 
 /// The HTTPS client, trusting only [`AMAZON_ROOTS`] (shared with the EventBridge client).
-pub(crate) fn http_client() -> Result<aws_sdk_dynamodb::config::SharedHttpClient, String> {
+pub(crate) fn http_client() -> Result<SharedHttpClient, String> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let trust = TrustStore::empty().with_pem_certificate(AMAZON_ROOTS);
     let context = TlsContext::builder()
         .with_trust_store(trust)
         .build()
         .map_err(|error| format!("the bundled Amazon root certificates: {error}"))?;
-    Ok(aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(context)
-        .build_https())
+        .build_https();
+    Ok(SharedHttpClient::new(ConnectorOnFirstCall(client)))
+}
+
+/// The SDK's HTTPS client, without its start-up check. `Client::from_conf` has the client
+/// validate itself, and the hyper client does that by building a TLS connector (rustls
+/// config, the roots' PEM parsed) that it throws away; the first call then builds the
+/// connector it keeps. Skipping the check builds it once: −0.24 M instructions a cold
+/// start (docs/benchmarks.md, "Issue 21"). Nothing is lost: the throw-away build's result
+/// was ignored, and the roots are checked above, by `TlsContext::build`.
+#[derive(Debug)]
+struct ConnectorOnFirstCall(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The DynamoDB client this service uses, configured once per container.
