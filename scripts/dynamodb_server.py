@@ -71,11 +71,16 @@ _moto_transact_write_items = DynamoDBBackend.transact_write_items
 
 class _TablesNotCopied:
     """Stands in for the `copy` module inside moto's transact_write_items, whose
-    whole-table snapshot then costs nothing; the journal below does the rollback."""
+    whole-table snapshot then costs nothing; the journal below does the rollback. Only
+    tables go uncopied: an update's copy of its item is the old image of its stream
+    record, which must not change with the item (else a transaction's status change
+    reads in the stream as no change, and publishes no event)."""
 
     @staticmethod
     def deepcopy(value, memo=None):
-        return value
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
 
 
 def _named_items(backend, transact_items):

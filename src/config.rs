@@ -33,7 +33,8 @@ pub struct Config {
     pub timeouts: TimeoutSettings,
 }
 
-/// The bounds and defaults of a job's `heartbeat_timeout_seconds` and `timeout_seconds`.
+/// The bounds and defaults of a job's `heartbeat_timeout_seconds`, `timeout_seconds` and
+/// `stall_timeout_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeoutSettings {
     /// The smallest timeout accepted: 60 s (the sweep runs every minute).
@@ -47,6 +48,8 @@ pub struct TimeoutSettings {
     pub default_heartbeat_seconds: Option<u64>,
     /// `JOBS_DEFAULT_TIMEOUT_SECONDS`, likewise.
     pub default_timeout_seconds: Option<u64>,
+    /// `JOBS_DEFAULT_STALL_TIMEOUT_SECONDS`, likewise.
+    pub default_stall_seconds: Option<u64>,
 }
 
 pub const MIN_TIMEOUT_SECONDS: u64 = 60;
@@ -400,6 +403,7 @@ fn timeout_settings(get: &impl Fn(&str) -> Option<String>) -> Result<TimeoutSett
         max_seconds,
         default_heartbeat_seconds: default("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS")?,
         default_timeout_seconds: default("JOBS_DEFAULT_TIMEOUT_SECONDS")?,
+        default_stall_seconds: default("JOBS_DEFAULT_STALL_TIMEOUT_SECONDS")?,
     })
 }
 
@@ -605,6 +609,7 @@ mod tests {
                 max_seconds: 2_592_000,
                 default_heartbeat_seconds: None,
                 default_timeout_seconds: None,
+                default_stall_seconds: None,
             }
         );
     }
@@ -616,12 +621,15 @@ mod tests {
             ("JOBS_MIN_TIMEOUT_SECONDS", "1"),
             ("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS", "5"),
             ("JOBS_DEFAULT_TIMEOUT_SECONDS", "3600"),
+            ("JOBS_DEFAULT_STALL_TIMEOUT_SECONDS", "900"),
         ])
         .unwrap();
         assert_eq!(config.timeouts.min_seconds, 1);
         assert_eq!(config.timeouts.default_heartbeat_seconds, Some(5));
         assert_eq!(config.timeouts.default_timeout_seconds, Some(3600));
+        assert_eq!(config.timeouts.default_stall_seconds, Some(900));
         for (name, value) in [
+            ("JOBS_DEFAULT_STALL_TIMEOUT_SECONDS", "59"),
             ("JOBS_DEFAULT_HEARTBEAT_TIMEOUT_SECONDS", "5"),
             ("JOBS_DEFAULT_TIMEOUT_SECONDS", "99999999"),
             ("JOBS_MIN_TIMEOUT_SECONDS", "0"),

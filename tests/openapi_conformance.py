@@ -304,18 +304,20 @@ def scenario(c: Client, secret: str):
                  "create invalid: every problem reported at once", f"body {bad.body}")
     c.call("create with an empty body", "POST", "/api/jobs/", 422, token=t, raw=b"")
 
-    # Heartbeat and overall timeouts: in every job body; out of bounds is a 422. (In an
+    # Heartbeat, overall and stall timeouts: in every job body; out of bounds is a 422. (In an
     # organization of their own: the list checks below count this one's jobs.)
     td = token(secret, user, [f"{org}-timeouts"])
-    create_d = {"job_type": "crawl", "total_items": 2, "heartbeat_timeout_seconds": 60, "timeout_seconds": 3600}
+    create_d = {"job_type": "crawl", "total_items": 2, "heartbeat_timeout_seconds": 60, "timeout_seconds": 3600,
+                "stall_timeout_seconds": 900}
     c.request_body("create D with timeouts", "POST", "/api/jobs/", create_d)
     d = c.call("create D with timeouts", "POST", "/api/jobs/", 201, token=td, body=create_d)
-    report.check(d.body.get("heartbeat_timeout_seconds") == 60 and d.body.get("timeout_seconds") == 3600,
+    report.check(d.body.get("heartbeat_timeout_seconds") == 60 and d.body.get("timeout_seconds") == 3600
+                 and d.body.get("stall_timeout_seconds") == 900,
                  "create D: the timeouts as given", f"body {d.body}")
     beat = c.write("report D (empty: a heartbeat)", f"/api/jobs/{d.body['job_id']}/progress", False,
                    token=td, body={})
-    report.check(isinstance(beat.body.get("last_heartbeat_at"), str), "report D: last_heartbeat_at set",
-                 f"body {beat.body}")
+    report.check(isinstance(beat.body.get("last_heartbeat_at"), str) and beat.body.get("last_progress_at") is None,
+                 "report D: last_heartbeat_at set, a heartbeat is no progress", f"body {beat.body}")
     c.call("status D", "GET", f"/api/jobs/{d.body['job_id']}/status", 200, token=td)
     too_short = {"job_type": "crawl", "total_items": 1, "timeout_seconds": 5}
     c.request_body("create with a too short timeout", "POST", "/api/jobs/", too_short, valid=False)

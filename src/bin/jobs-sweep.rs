@@ -1,4 +1,4 @@
-//! `jobs-sweep`: ends the jobs whose heartbeat or overall deadline has passed (the
+//! `jobs-sweep`: ends the jobs whose heartbeat, overall or stall deadline has passed (the
 //! rules and the loop are in `jobs_api::sweep`). Deployed as a Lambda function that an
 //! EventBridge schedule invokes every minute (template.yaml); outside Lambda (no
 //! `AWS_LAMBDA_RUNTIME_API`) it sweeps once, or every `--every SECONDS` until stopped

@@ -76,6 +76,7 @@ pub(crate) mod tests {
             triggered_by: Some("user-1".into()),
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
+            stall_timeout_seconds: None,
         };
         Job::create(
             "org-a".into(),

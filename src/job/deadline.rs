@@ -7,9 +7,13 @@
 //!   has reported on yet has none.
 //! - The **overall deadline**: `created_at` plus `timeout_seconds`, so a job nobody ever
 //!   picked up ends too.
+//! - The **stall deadline**: the last report that advanced a count (or started the job)
+//!   plus `stall_timeout_seconds`, so a worker that is alive and heartbeating but stuck
+//!   ends too. A heartbeat does not move it; it counts from the start, like the
+//!   heartbeat from the first report.
 //!
 //! A job is overdue at `now` once a deadline is at or before `now`; it then ends as
-//! `failed` at the earlier deadline passed.
+//! `failed` at the earliest deadline passed.
 
 use super::{Job, JobIssue, JobStatus};
 use crate::job::time::Timestamp;
@@ -18,6 +22,7 @@ use crate::job::time::Timestamp;
 pub enum DeadlineKind {
     Heartbeat,
     Timeout,
+    Stall,
 }
 
 impl DeadlineKind {
@@ -26,6 +31,16 @@ impl DeadlineKind {
         match self {
             DeadlineKind::Heartbeat => "heartbeat_timeout",
             DeadlineKind::Timeout => "timeout",
+            DeadlineKind::Stall => "stalled",
+        }
+    }
+
+    /// The job's timeout this deadline counts.
+    pub fn timeout_name(self) -> &'static str {
+        match self {
+            DeadlineKind::Heartbeat => "heartbeat_timeout_seconds",
+            DeadlineKind::Timeout => "timeout_seconds",
+            DeadlineKind::Stall => "stall_timeout_seconds",
         }
     }
 }
@@ -36,9 +51,10 @@ pub struct Expiry {
     pub kind: DeadlineKind,
     /// The deadline itself: the job's `completed_at`.
     pub at: Timestamp,
-    /// The timeout counted (`heartbeat_timeout_seconds` or `timeout_seconds`).
+    /// The timeout counted (`heartbeat_timeout_seconds`, `timeout_seconds` or
+    /// `stall_timeout_seconds`).
     pub seconds: u64,
-    /// What it was counted from: the last heartbeat, or the creation.
+    /// What it was counted from: the last heartbeat, the creation, or the last progress.
     pub since: Timestamp,
 }
 
@@ -56,15 +72,17 @@ impl Expiry {
                  its deadline {} passed",
                 self.seconds, self.since, self.at
             ),
+            DeadlineKind::Stall => format!(
+                "Stalled: no count advanced for {} s after the last progress at {}; \
+                 the job's stall deadline {} passed",
+                self.seconds, self.since, self.at
+            ),
         }
     }
 
     /// The job-level error the ending records in the job's history.
     pub fn issue(&self, job_id: &str) -> JobIssue {
-        let name = match self.kind {
-            DeadlineKind::Heartbeat => "heartbeat_timeout_seconds",
-            DeadlineKind::Timeout => "timeout_seconds",
-        };
+        let name = self.kind.timeout_name();
         let details = serde_json::json!({
             "deadline": self.at.to_string(),
             name: self.seconds,
@@ -106,6 +124,13 @@ impl Job {
         Some(self.created_at.plus_seconds(self.timeout_seconds?))
     }
 
+    /// The last progress plus `stall_timeout_seconds`; `None` without a stall timeout or
+    /// before the job started.
+    pub fn stall_deadline(&self) -> Option<Timestamp> {
+        let seconds = self.stall_timeout_seconds?;
+        Some(self.last_progress_at?.plus_seconds(seconds))
+    }
+
     /// The deadline this job has passed at `now`, if it has not ended: the earlier one
     /// when both have passed (the overall one on a tie).
     pub fn expiry(&self, now: Timestamp) -> Option<Expiry> {
@@ -124,7 +149,14 @@ impl Job {
             seconds: self.heartbeat_timeout_seconds.unwrap_or_default(),
             since: self.last_heartbeat_at.unwrap_or(self.created_at),
         });
-        [timeout, heartbeat]
+        let stall = self.stall_deadline().map(|at| Expiry {
+            kind: DeadlineKind::Stall,
+            at,
+            seconds: self.stall_timeout_seconds.unwrap_or_default(),
+            since: self.last_progress_at.unwrap_or(self.created_at),
+        });
+        // `min_by_key` keeps the first of equals: the overall deadline, then the heartbeat.
+        [timeout, heartbeat, stall]
             .into_iter()
             .flatten()
             .filter(|expiry| expiry.at <= now)
@@ -145,20 +177,24 @@ impl Job {
     }
 
     /// The earliest instant at which this job, not overdue at `now`, could be: its
-    /// nearest deadline, or for a heartbeat timeout not yet counting (no report yet),
-    /// `now` plus that timeout, since any report from now on sets a later deadline.
+    /// nearest deadline, or for a heartbeat (stall) timeout not yet counting (no report,
+    /// no start yet), `now` plus that timeout, since any report from now on sets a later
+    /// deadline.
     /// `None` when it has ended or has no timeout. The sweep's index holds the job at
     /// this instant; reports never move it (they only push deadlines later).
     pub fn sweep_at(&self, now: Timestamp) -> Option<Timestamp> {
         if self.status.has_ended() {
             return None;
         }
-        let heartbeat = match (self.heartbeat_deadline(), self.heartbeat_timeout_seconds) {
+        let counting = |deadline: Option<Timestamp>, timeout: Option<u64>| match (deadline, timeout)
+        {
             (Some(deadline), _) => Some(deadline),
             (None, Some(seconds)) => Some(now.max(self.created_at).plus_seconds(seconds)),
             (None, None) => None,
         };
-        [self.timeout_deadline(), heartbeat]
+        let heartbeat = counting(self.heartbeat_deadline(), self.heartbeat_timeout_seconds);
+        let stall = counting(self.stall_deadline(), self.stall_timeout_seconds);
+        [self.timeout_deadline(), heartbeat, stall]
             .into_iter()
             .flatten()
             .min()
@@ -196,8 +232,22 @@ mod tests {
             triggered_by: None,
             heartbeat_timeout_seconds: heartbeat,
             timeout_seconds: timeout,
+            stall_timeout_seconds: None,
         };
         Job::create("org".into(), "id".into(), new, at(0))
+    }
+
+    fn stalling(heartbeat: Option<u64>, stall: u64) -> Job {
+        let mut job = job(heartbeat, None);
+        job.stall_timeout_seconds = Some(stall);
+        job
+    }
+
+    fn counted(processed: u64) -> ValidatedReport {
+        ValidatedReport {
+            processed_items_increment: Some(processed),
+            ..Default::default()
+        }
     }
 
     fn report(job: &mut Job, body: ValidatedReport, seconds: u64) {
@@ -378,5 +428,119 @@ mod tests {
         let details = serde_json::Value::Object(issue.details.unwrap());
         assert_eq!(details["heartbeat_timeout_seconds"], 30);
         assert_eq!(details["deadline"], at(40).to_string());
+    }
+
+    #[test]
+    fn a_job_that_heartbeats_without_progress_stalls_at_its_stall_deadline() {
+        let mut job = stalling(Some(30), 100);
+        assert_eq!(job.stall_deadline(), None, "not before the start");
+        report(&mut job, started(), 10);
+        report(&mut job, counted(2), 20);
+        assert_eq!(job.stall_deadline(), Some(at(120)));
+        // Heartbeats every 20 s (empty, a stage, a zero increment): alive, and stuck.
+        for seconds in (40..120).step_by(20) {
+            let body = match seconds % 60 {
+                0 => ValidatedReport::default(),
+                20 => ValidatedReport {
+                    stage: Some("fetch".into()),
+                    ..Default::default()
+                },
+                _ => counted(0),
+            };
+            report(&mut job, body, seconds);
+        }
+        assert_eq!(job.heartbeat_deadline(), Some(at(130)));
+        assert_eq!(job.stall_deadline(), Some(at(120)), "no heartbeat moves it");
+        assert_eq!(job.expiry(at(119)), None);
+        let expiry = job.expiry(at(120)).expect("due at the stall deadline");
+        assert_eq!(
+            (expiry.kind, expiry.at, expiry.seconds, expiry.since),
+            (DeadlineKind::Stall, at(120), 100, at(20))
+        );
+        assert!(
+            expiry
+                .message()
+                .starts_with("Stalled: no count advanced for 100 s")
+        );
+        let issue = expiry.issue("id");
+        assert_eq!(issue.error_type, "stalled");
+        let details = serde_json::Value::Object(issue.details.unwrap());
+        assert_eq!(details["stall_timeout_seconds"], 100);
+        let ended = job.clone().as_of(at(500));
+        assert_eq!(
+            (ended.status, ended.completed_at),
+            (JobStatus::Failed, Some(at(120)))
+        );
+        assert_eq!(job.sweep_action(at(120)), SweepAction::End(expiry));
+    }
+
+    #[test]
+    fn every_advancing_count_moves_the_stall_deadline() {
+        let mut job = stalling(None, 100);
+        report(&mut job, started(), 0);
+        assert_eq!(
+            job.stall_deadline(),
+            Some(at(100)),
+            "counted from the start"
+        );
+        // A day of progress every 99 s, each by a different count.
+        for (n, seconds) in (99..86_400).step_by(99).enumerate() {
+            let body = match n % 4 {
+                0 => counted(1),
+                1 => ValidatedReport {
+                    failed_items_increment: Some(1),
+                    ..Default::default()
+                },
+                2 => ValidatedReport {
+                    processed_items: Some(n as u64),
+                    ..Default::default()
+                },
+                _ => ValidatedReport {
+                    warning: Some(JobIssue {
+                        entity_key: "row".into(),
+                        entity_type: "row".into(),
+                        error_type: "slow".into(),
+                        message: "m".into(),
+                        timestamp: at(seconds),
+                        details: None,
+                        step: None,
+                    }),
+                    ..Default::default()
+                },
+            };
+            report(&mut job, body, seconds);
+            assert_eq!(job.stall_deadline(), Some(at(seconds + 100)), "{n}");
+        }
+        assert_eq!(job.status, JobStatus::InProgress);
+    }
+
+    #[test]
+    fn a_stall_timeout_counts_from_the_start_not_the_creation() {
+        let mut job = stalling(None, 100);
+        // Pending: not running, so not stalled (the overall timeout is for that); the
+        // sweep looks again a stall period later.
+        assert_eq!(job.expiry(at(1_000)), None);
+        assert_eq!(job.sweep_at(at(0)), Some(at(100)));
+        assert_eq!(job.sweep_action(at(150)), SweepAction::Recheck(at(250)));
+        // A heartbeat to a pending job starts nothing.
+        report(&mut job, ValidatedReport::default(), 160);
+        assert_eq!(job.stall_deadline(), None);
+        report(&mut job, started(), 200);
+        assert_eq!(job.stall_deadline(), Some(at(300)));
+        assert!(at(250) <= at(300), "the entry is never after the deadline");
+        // The earliest deadline passed is the ending: heartbeat 30 s, stall 100 s.
+        let mut both = stalling(Some(30), 100);
+        report(&mut both, started(), 0);
+        assert_eq!(
+            both.expiry(at(500)).map(|e| e.kind),
+            Some(DeadlineKind::Heartbeat)
+        );
+        report(&mut both, ValidatedReport::default(), 29);
+        report(&mut both, ValidatedReport::default(), 58);
+        report(&mut both, ValidatedReport::default(), 87);
+        assert_eq!(
+            both.expiry(at(500)).map(|e| (e.kind, e.at)),
+            Some((DeadlineKind::Stall, at(100)))
+        );
     }
 }

@@ -12,6 +12,7 @@ use crate::job::time::Timestamp;
 
 mod deadline;
 pub mod decimal;
+pub mod rate;
 pub mod time;
 mod update;
 
@@ -71,6 +72,8 @@ pub struct NewJob {
     pub heartbeat_timeout_seconds: Option<u64>,
     /// `None`: no overall deadline.
     pub timeout_seconds: Option<u64>,
+    /// `None`: no stall deadline.
+    pub stall_timeout_seconds: Option<u64>,
 }
 
 /// A job as stored: the organization it belongs to and everything the API shows.
@@ -96,8 +99,11 @@ pub struct Job {
     pub warning_count: u64,
     pub heartbeat_timeout_seconds: Option<u64>,
     pub timeout_seconds: Option<u64>,
+    pub stall_timeout_seconds: Option<u64>,
     /// The last accepted progress report (every report is a heartbeat).
     pub last_heartbeat_at: Option<Timestamp>,
+    /// The last report that advanced a count or started the job (see `job::deadline`).
+    pub last_progress_at: Option<Timestamp>,
     /// Set by [`Job::as_of`] when a deadline passed that no write has ended the job for
     /// yet: the job is shown ended, and this is the ending the sweep will write.
     pub timed_out: Option<Expiry>,
@@ -126,7 +132,9 @@ impl Job {
             warning_count: 0,
             heartbeat_timeout_seconds: new.heartbeat_timeout_seconds,
             timeout_seconds: new.timeout_seconds,
+            stall_timeout_seconds: new.stall_timeout_seconds,
             last_heartbeat_at: None,
+            last_progress_at: None,
             timed_out: None,
         }
     }
@@ -185,7 +193,9 @@ impl Job {
             error_message: self.error_message.as_deref().map(Cow::Borrowed),
             heartbeat_timeout_seconds: self.heartbeat_timeout_seconds,
             timeout_seconds: self.timeout_seconds,
+            stall_timeout_seconds: self.stall_timeout_seconds,
             last_heartbeat_at: self.last_heartbeat_at,
+            last_progress_at: self.last_progress_at,
             errors: Cow::Borrowed(&recent.errors),
             warnings: Cow::Borrowed(&recent.warnings),
         }
@@ -204,7 +214,9 @@ impl Job {
             updated_at: self.updated_at,
             heartbeat_timeout_seconds: self.heartbeat_timeout_seconds,
             timeout_seconds: self.timeout_seconds,
+            stall_timeout_seconds: self.stall_timeout_seconds,
             last_heartbeat_at: self.last_heartbeat_at,
+            last_progress_at: self.last_progress_at,
         }
     }
 
@@ -248,6 +260,7 @@ mod tests {
             triggered_by: None,
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
+            stall_timeout_seconds: None,
         };
         let mut job = Job::create("org".into(), "id".into(), new, Timestamp::from_millis(0));
         job.processed_items = processed;
@@ -370,6 +383,7 @@ mod tests {
             triggered_by: Some("user-1".into()),
             heartbeat_timeout_seconds: Some(60),
             timeout_seconds: None,
+            stall_timeout_seconds: None,
         };
         let now = Timestamp::from_millis(1_795_867_200_123);
         let job = Job::create("org-a".into(), "job-1".into(), new, now);
@@ -396,7 +410,9 @@ mod tests {
                 "error_message": null,
                 "heartbeat_timeout_seconds": 60,
                 "timeout_seconds": null,
+                "stall_timeout_seconds": null,
                 "last_heartbeat_at": null,
+                "last_progress_at": null,
                 "errors": [],
                 "warnings": []
             })
@@ -423,13 +439,13 @@ mod tests {
         assert_eq!(
             full.unwrap(),
             format!(
-                r#"{{"job_id":"id","job_type":"crawl","status":"in_progress","total_items":10,"processed_items":3,"failed_items":1,"warned_items":0,"progress_percentage":40.0,"success_rate":75.0,"metadata":{{}},"triggered_by":null,"created_at":"1970-01-01T00:00:00.000Z","started_at":"1970-01-01T00:00:01.000Z","completed_at":null,"duration_seconds":2.0,"error_message":null,"heartbeat_timeout_seconds":null,"timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z","errors":[{issue}],"warnings":[]}}"#
+                r#"{{"job_id":"id","job_type":"crawl","status":"in_progress","total_items":10,"processed_items":3,"failed_items":1,"warned_items":0,"progress_percentage":40.0,"success_rate":75.0,"metadata":{{}},"triggered_by":null,"created_at":"1970-01-01T00:00:00.000Z","started_at":"1970-01-01T00:00:01.000Z","completed_at":null,"duration_seconds":2.0,"error_message":null,"heartbeat_timeout_seconds":null,"timeout_seconds":null,"stall_timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z","last_progress_at":null,"errors":[{issue}],"warnings":[]}}"#
             )
         );
         let light = serde_json::to_string(&job.to_status_response()).unwrap();
         assert_eq!(
             light,
-            r#"{"job_id":"id","status":"in_progress","progress_percentage":40.0,"processed_items":3,"failed_items":1,"warned_items":0,"total_items":10,"updated_at":"1970-01-01T00:00:02.500Z","heartbeat_timeout_seconds":null,"timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z"}"#
+            r#"{"job_id":"id","status":"in_progress","progress_percentage":40.0,"processed_items":3,"failed_items":1,"warned_items":0,"total_items":10,"updated_at":"1970-01-01T00:00:02.500Z","heartbeat_timeout_seconds":null,"timeout_seconds":null,"stall_timeout_seconds":null,"last_heartbeat_at":"1970-01-01T00:00:02.500Z","last_progress_at":null}"#
         );
         // What a client reads back is the same job, issue included.
         let read: jobs_model::JobResponse = serde_json::from_str(&format!(

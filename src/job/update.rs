@@ -113,6 +113,11 @@ pub struct JobUpdate {
     /// A progress report (any, even `{}`): `last_heartbeat_at` = now, which moves the
     /// heartbeat deadline. A cancel is not one.
     pub heartbeat: bool,
+    /// A report that advances a count or asks to start the job: `last_progress_at` =
+    /// now, which moves the stall deadline. A heartbeat alone (`{}`, a `stage`, a
+    /// message, a zero increment) is not one. An absolute count is taken as progress as
+    /// it is written: telling it from the stored one would take a read.
+    pub progress: bool,
 }
 
 impl JobUpdate {
@@ -130,6 +135,7 @@ impl JobUpdate {
             end: None,
             expected: None,
             heartbeat: false,
+            progress: false,
         }
     }
 
@@ -167,6 +173,14 @@ impl JobUpdate {
             heartbeat: true,
             ..Self::at(now)
         };
+        update.progress = report.mark_started
+            || [
+                update.processed_items,
+                update.failed_items,
+                update.warned_items,
+            ]
+            .iter()
+            .any(Option::is_some);
         update.metadata = report.metadata_patch.clone();
         if let Some(stage) = &report.stage {
             update
@@ -255,6 +269,9 @@ impl JobUpdate {
         if self.heartbeat {
             job.last_heartbeat_at = Some(self.now);
         }
+        if self.progress {
+            job.last_progress_at = Some(self.now);
+        }
         if let Some(ending) = &self.end {
             job.completed_at = Some(self.now);
             if let Ending::Failed(message) = ending {
@@ -286,6 +303,7 @@ mod tests {
             triggered_by: None,
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
+            stall_timeout_seconds: None,
         };
         Job::create("org".into(), "job".into(), new, at(0))
     }

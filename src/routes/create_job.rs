@@ -120,6 +120,7 @@ pub fn parse(body: &Value, config: &Config, caller: &Caller) -> Result<NewJob, A
         timeouts.default_heartbeat_seconds,
     );
     let timeout_seconds = timeout("timeout_seconds", timeouts.default_timeout_seconds);
+    let stall_timeout_seconds = timeout("stall_timeout_seconds", timeouts.default_stall_seconds);
 
     let new = (|| {
         Some(NewJob {
@@ -129,6 +130,7 @@ pub fn parse(body: &Value, config: &Config, caller: &Caller) -> Result<NewJob, A
             triggered_by: triggered_by?,
             heartbeat_timeout_seconds: heartbeat_timeout_seconds?,
             timeout_seconds: timeout_seconds?,
+            stall_timeout_seconds: stall_timeout_seconds?,
         })
     })();
     Ok(problems.finish(new)?)
@@ -197,6 +199,10 @@ mod tests {
         let new = parse(&body, &config(), &caller()).unwrap();
         assert_eq!(new.heartbeat_timeout_seconds, Some(60));
         assert_eq!(new.timeout_seconds, Some(2_592_000));
+        assert_eq!(new.stall_timeout_seconds, None);
+        let stall = json!({"job_type": "crawl", "total_items": 1, "stall_timeout_seconds": 900});
+        let new = parse(&stall, &config(), &caller()).unwrap();
+        assert_eq!(new.stall_timeout_seconds, Some(900));
         let bare = json!({"job_type": "crawl", "total_items": 1});
         let new = parse(&bare, &config(), &caller()).unwrap();
         assert_eq!(
@@ -207,15 +213,22 @@ mod tests {
         let mut with_defaults = config();
         with_defaults.timeouts.default_heartbeat_seconds = Some(120);
         with_defaults.timeouts.default_timeout_seconds = Some(3600);
+        with_defaults.timeouts.default_stall_seconds = Some(600);
         let new = parse(&bare, &with_defaults, &caller()).unwrap();
         assert_eq!(new.heartbeat_timeout_seconds, Some(120));
         assert_eq!(new.timeout_seconds, Some(3600));
+        assert_eq!(new.stall_timeout_seconds, Some(600));
         let nulls = json!({"job_type": "crawl", "total_items": 1,
-            "heartbeat_timeout_seconds": null, "timeout_seconds": null});
+            "heartbeat_timeout_seconds": null, "timeout_seconds": null,
+            "stall_timeout_seconds": null});
         let new = parse(&nulls, &with_defaults, &caller()).unwrap();
         assert_eq!(
-            (new.heartbeat_timeout_seconds, new.timeout_seconds),
-            (None, None)
+            (
+                new.heartbeat_timeout_seconds,
+                new.timeout_seconds,
+                new.stall_timeout_seconds
+            ),
+            (None, None, None)
         );
 
         let cases = [
@@ -227,7 +240,11 @@ mod tests {
             (json!(true), "int_type"),
         ];
         for (value, kind) in cases {
-            for field in ["heartbeat_timeout_seconds", "timeout_seconds"] {
+            for field in [
+                "heartbeat_timeout_seconds",
+                "timeout_seconds",
+                "stall_timeout_seconds",
+            ] {
                 let body = json!({"job_type": "crawl", "total_items": 1, field: value});
                 assert_eq!(
                     problems(body),

@@ -81,6 +81,7 @@ impl Store {
         let deadline = match expiry.kind {
             crate::job::DeadlineKind::Heartbeat => item::HEARTBEAT_DEADLINE,
             crate::job::DeadlineKind::Timeout => item::TIMEOUT_DEADLINE,
+            crate::job::DeadlineKind::Stall => item::STALL_DEADLINE,
         };
         let failed = JobStatus::Failed;
         let update = aws_sdk_dynamodb::types::Update::builder()

@@ -70,6 +70,10 @@ pub fn from_job(job: &Job) -> Item {
             "last_heartbeat_at",
             job.last_heartbeat_at.map(Timestamp::rfc3339),
         ),
+        (
+            "last_progress_at",
+            job.last_progress_at.map(|t| t.to_string()),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -82,7 +86,7 @@ pub fn from_job(job: &Job) -> Item {
 
 /// The timeouts, and the numbers the conditional writes compare with the time (epoch
 /// seconds: DynamoDB can add a timeout to them, `store::update`): `timeout_deadline`,
-/// `heartbeat_deadline`, and the sweep's index entry (`deadline_key`, `sweep_at`) while
+/// `heartbeat_deadline`, `stall_deadline`, and the sweep's index entry (`deadline_key`, `sweep_at`) while
 /// the job has not ended.
 fn put_deadlines(job: &Job, item: &mut Item) {
     let mut put = |name: &str, value: AttributeValue| {
@@ -94,11 +98,17 @@ fn put_deadlines(job: &Job, item: &mut Item) {
     if let Some(seconds) = job.timeout_seconds {
         put("timeout_seconds", n(seconds));
     }
+    if let Some(seconds) = job.stall_timeout_seconds {
+        put("stall_timeout_seconds", n(seconds));
+    }
     if let Some(deadline) = job.timeout_deadline() {
         put(TIMEOUT_DEADLINE, seconds(deadline));
     }
     if let Some(deadline) = job.heartbeat_deadline() {
         put(HEARTBEAT_DEADLINE, seconds(deadline));
+    }
+    if let Some(deadline) = job.stall_deadline() {
+        put(STALL_DEADLINE, seconds(deadline));
     }
     if let Some(at) = job.sweep_at(job.last_heartbeat_at.unwrap_or(job.created_at)) {
         let shard = keys::deadline_shard(&job.job_id);
@@ -109,6 +119,7 @@ fn put_deadlines(job: &Job, item: &mut Item) {
 
 pub const TIMEOUT_DEADLINE: &str = "timeout_deadline";
 pub const HEARTBEAT_DEADLINE: &str = "heartbeat_deadline";
+pub const STALL_DEADLINE: &str = "stall_deadline";
 
 /// An instant as a table number: epoch seconds, exact to the millisecond.
 pub fn seconds(at: Timestamp) -> AttributeValue {
@@ -188,7 +199,9 @@ pub fn to_job(item: &Item) -> Result<Job, BadItem> {
         warning_count: count(item, "warning_count")?,
         heartbeat_timeout_seconds: optional_count(item, "heartbeat_timeout_seconds")?,
         timeout_seconds: optional_count(item, "timeout_seconds")?,
+        stall_timeout_seconds: optional_count(item, "stall_timeout_seconds")?,
         last_heartbeat_at: optional_timestamp(item, "last_heartbeat_at")?,
+        last_progress_at: optional_timestamp(item, "last_progress_at")?,
         timed_out: None,
     })
 }
@@ -376,6 +389,7 @@ mod tests {
             triggered_by: Some("user-1".into()),
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
+            stall_timeout_seconds: None,
         };
         Job::create(
             "org-a".into(),
@@ -405,7 +419,9 @@ mod tests {
         job.warning_count = 1;
         job.heartbeat_timeout_seconds = Some(30);
         job.timeout_seconds = Some(3600);
+        job.stall_timeout_seconds = Some(600);
         job.last_heartbeat_at = Some(Timestamp::from_millis(1_795_867_209_000));
+        job.last_progress_at = Some(Timestamp::from_millis(1_795_867_208_000));
         assert_eq!(to_job(&from_job(&job)), Ok(job));
     }
 
@@ -450,6 +466,21 @@ mod tests {
         assert_eq!(
             item[keys::SWEEP_AT],
             AttributeValue::N("1795867230.123".into())
+        );
+        // A stall timeout alone puts the job in the index too, a stall period out.
+        let mut stalling = sample();
+        stalling.stall_timeout_seconds = Some(20);
+        let item = from_job(&stalling);
+        assert!(!item.contains_key(STALL_DEADLINE), "not started yet");
+        assert_eq!(item["stall_timeout_seconds"], n(20));
+        assert_eq!(
+            item[keys::SWEEP_AT],
+            AttributeValue::N("1795867220.123".into())
+        );
+        stalling.last_progress_at = Some(stalling.created_at.plus_seconds(5));
+        assert_eq!(
+            from_job(&stalling)[STALL_DEADLINE],
+            AttributeValue::N("1795867225.123".into())
         );
         job.status = JobStatus::Cancelled;
         assert!(

@@ -21,12 +21,12 @@
 //!   organization. Their entries carry only attributes that never change after creation
 //!   (and the status key, which changes with the status), so a report writes no index.
 //! - One more sparse index, `by_deadline`, is the sweep's (src/sweep/mod.rs): every job with
-//!   a heartbeat or overall timeout that has not ended, keyed `DEADLINE#{shard}` over
+//!   a heartbeat, overall or stall timeout that has not ended, keyed `DEADLINE#{shard}` over
 //!   [`DEADLINE_SHARDS`] shards of the whole table and sorted by `sweep_at`, the earliest
 //!   instant the job could be overdue (epoch seconds). `KEYS_ONLY`, and only creation,
 //!   the sweep and an ending write `sweep_at`/`deadline_key`: a report moves a deadline
 //!   later but never the entry, so it writes no index (the sweep moves an entry it finds
-//!   early, once per heartbeat period at most). This index is not the organization's: no
+//!   early, once per heartbeat or stall period at most). This index is not the organization's: no
 //!   request reads it, and its entries name the job's own key.
 //!
 //! Every key a request names starts with the caller's organization; organization ids hold no `#` (see

@@ -142,18 +142,30 @@ pub fn request(
         );
         values.insert(":zero".into(), n(0));
     }
+    if update.progress {
+        // The stall deadline likewise, moved only by a report that counts (or starts).
+        set.push(
+            "last_progress_at = :now, #stall_deadline = :now_seconds + \
+             if_not_exists(stall_timeout_seconds, :zero)"
+                .to_owned(),
+        );
+        values.insert(":zero".into(), n(0));
+    }
     if update.end.is_some() {
         // An ended job leaves the sweep's index (for one index write, once).
         remove.push(format!("{}, {}", keys::DEADLINE_KEY, keys::SWEEP_AT));
     }
 
     // Lands only before the job's deadlines: a report or cancel racing the timeout
-    // either lands first (and moves the heartbeat deadline, so that the sweep's ending,
-    // conditioned on the deadline it read, fails) or is refused.
+    // either lands first (and moves the heartbeat deadline, or the stall deadline if it
+    // counts, so that the sweep's ending, conditioned on the deadline it read, fails) or
+    // is refused.
     let mut condition = "attribute_exists(pk) AND #status IN (:pending, :in_progress) \
          AND (attribute_not_exists(#timeout_deadline) OR #timeout_deadline > :now_seconds) \
          AND (attribute_not_exists(heartbeat_timeout_seconds) \
-         OR attribute_not_exists(#heartbeat_deadline) OR #heartbeat_deadline > :now_seconds)"
+         OR attribute_not_exists(#heartbeat_deadline) OR #heartbeat_deadline > :now_seconds) \
+         AND (attribute_not_exists(stall_timeout_seconds) \
+         OR attribute_not_exists(#stall_deadline) OR #stall_deadline > :now_seconds)"
         .to_owned();
     names.insert(
         "#timeout_deadline".into(),
@@ -163,6 +175,7 @@ pub fn request(
         "#heartbeat_deadline".into(),
         item::HEARTBEAT_DEADLINE.to_owned(),
     );
+    names.insert("#stall_deadline".into(), item::STALL_DEADLINE.to_owned());
     values.insert(":now_seconds".into(), item::seconds(update.now));
     condition.extend(caps);
     if let Some(expected) = update.expected {
@@ -305,6 +318,62 @@ mod tests {
     }
 
     #[test]
+    fn only_a_report_that_counts_or_starts_moves_the_stall_deadline() {
+        let moves = "last_progress_at = :now, #stall_deadline = :now_seconds + \
+                     if_not_exists(stall_timeout_seconds, :zero)";
+        let bare = request("org", "job", &update(ValidatedReport::default()), "r1");
+        assert!(
+            !bare.update_expression.contains("stall"),
+            "a heartbeat only"
+        );
+        assert!(
+            bare.condition_expression.ends_with(
+                "AND (attribute_not_exists(stall_timeout_seconds) \
+                 OR attribute_not_exists(#stall_deadline) OR #stall_deadline > :now_seconds)"
+            ),
+            "a heartbeat still lands only before the stall deadline: {}",
+            bare.condition_expression
+        );
+        let staged = ValidatedReport {
+            stage: Some("fetch".into()),
+            processed_items_increment: Some(0),
+            ..Default::default()
+        };
+        let staged = request("org", "job", &update(staged), "r1");
+        assert!(!staged.update_expression.contains("stall"));
+        for report in [
+            ValidatedReport {
+                processed_items_increment: Some(1),
+                ..Default::default()
+            },
+            ValidatedReport {
+                failed_items: Some(4),
+                ..Default::default()
+            },
+            ValidatedReport {
+                mark_started: true,
+                ..Default::default()
+            },
+        ] {
+            let request = request("org", "job", &update(report), "r1");
+            assert!(
+                request.update_expression.contains(moves),
+                "{}",
+                request.update_expression
+            );
+            assert!(!request.update_expression.contains(keys::SWEEP_AT));
+            assert_placeholders_match(&request);
+        }
+        let cancel = request(
+            "org",
+            "job",
+            &JobUpdate::cancel(Timestamp::from_millis(0)),
+            "r1",
+        );
+        assert!(!cancel.update_expression.contains("stall"));
+    }
+
+    #[test]
     fn increments_are_atomic_adds_and_sets_are_sets() {
         let report = ValidatedReport {
             processed_items_increment: Some(3),
@@ -412,7 +481,7 @@ mod tests {
             warning_count: 0,
         });
         let request = request("org", "job", &update, "r1");
-        assert_eq!(request.names.len(), max + 2 + 3);
+        assert_eq!(request.names.len(), max + 2 + 4);
         for expression in [&request.update_expression, &request.condition_expression] {
             assert!(expression.len() < 4_000, "{} bytes", expression.len());
         }

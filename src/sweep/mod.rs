@@ -1,5 +1,5 @@
-//! The sweep: writes the ending of every job whose heartbeat or overall deadline has
-//! passed (run every minute by the `jobs-sweep` function). Reads see an overdue job as
+//! The sweep: writes the ending of every job whose heartbeat, overall or stall deadline
+//! has passed (run every minute by the `jobs-sweep` function). Reads see an overdue job as
 //! ended at once (`Job::as_of`); the sweep makes the table say so too, so that lists by
 //! status, the history and the job's `Job Status Changed` event (an ordinary status
 //! change of the job item) follow.
@@ -7,7 +7,7 @@
 //! It reads only the due entries of the `by_deadline` index (`store::keys`), shard by
 //! shard, and for each job does what `Job::sweep_action` says: end it (one transaction
 //! conditioned on the deadline it read), move its entry to when it could next be due
-//! (a heartbeat moved its deadline), or take it out of the index. Every write is
+//! (a report moved its deadline), or take it out of the index. Every write is
 //! conditional and idempotent, so sweeps may overlap, and one that stops half way leaves
 //! the rest due for the next.
 
@@ -27,9 +27,9 @@ pub const PAGE: usize = 100;
 pub struct SweepReport {
     /// Due index entries read (its read units follow these, not the number of jobs).
     pub entries: usize,
-    /// Jobs ended as `failed` by a heartbeat or overall timeout.
+    /// Jobs ended as `failed` by a heartbeat, overall or stall timeout.
     pub ended: usize,
-    /// Jobs found alive (a heartbeat moved the deadline) and moved to a later instant.
+    /// Jobs found alive (a report moved the deadline) and moved to a later instant.
     pub moved: usize,
     /// Entries of jobs that had ended, taken out of the index.
     pub forgotten: usize,

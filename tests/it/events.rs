@@ -214,6 +214,7 @@ async fn seed_job(org: &str) -> Job {
         triggered_by: Some("user-events".into()),
         heartbeat_timeout_seconds: None,
         timeout_seconds: None,
+        stall_timeout_seconds: None,
     };
     let job = Job::create(org.into(), EVENT_JOB_ID.into(), new, Timestamp::now());
     app()

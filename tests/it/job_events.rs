@@ -716,3 +716,67 @@ async fn a_cancelled_transaction_leaves_nothing_in_the_stream() {
     assert_eq!(records.len(), 1, "a committed transaction is in the stream");
     assert_eq!(records[0]["eventName"], "INSERT");
 }
+
+/// A stalled ending, written as the sweep writes it, is an ordinary status change: one
+/// `in_progress` → `failed` event carrying the stall's message.
+#[tokio::test]
+async fn a_stalled_ending_publishes_an_ordinary_status_change() {
+    let table = env("JOBS_TABLE_NAME");
+    let app = app_with(&[
+        ("JOBS_TABLE_NAME", table.as_str()),
+        ("JOBS_MIN_TIMEOUT_SECONDS", "1"),
+    ])
+    .await;
+    let mut setup = Setup::new("events-stalled").await;
+    let caller = &setup.caller;
+    let mut body = crawl(10);
+    body["stall_timeout_seconds"] = json!(1);
+    let id = caller.create_id(&app, body).await;
+    let started = caller
+        .progress(
+            &app,
+            &id,
+            json!({"mark_started": true, "processed_items_increment": 2}),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(caller.progress(&app, &id, json!({})).await.status, 409);
+
+    // The sweep's own write, on this job only (the shared table is other tests' too).
+    let store = jobs_api::store::Store::new(client().await, &table);
+    let job = store
+        .get_job(&caller.org, &id)
+        .await
+        .unwrap()
+        .expect("the job");
+    let expiry = job
+        .timed_out
+        .clone()
+        .expect("shown stalled before it is written");
+    assert_eq!(expiry.kind, jobs_api::job::DeadlineKind::Stall);
+    let now = jobs_api::job::time::Timestamp::now();
+    assert!(store.end_overdue(&job, &expiry, now).await.unwrap());
+
+    let handler = setup.handler(None, Retry::default()).await;
+    let records = setup.records().await;
+    let (delivery, summaries) = setup.deliver_records(&handler, records.clone(), 2).await;
+    assert_eq!(delivery.delivered_records, 3, "{delivery:?} {records:#?}");
+    assert_eq!(
+        (summaries[0].transitions, summaries[0].skipped_malformed),
+        (3, 0),
+        "{summaries:?} {records:#?}"
+    );
+    let events = setup.events().await;
+    assert_eq!(
+        transitions_of(&events, &id),
+        lifecycle(&["pending", "in_progress", "failed"])
+    );
+    let last = events.last().unwrap();
+    let message = last["detail"]["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Stalled: no count advanced for 1 s"),
+        "{message}"
+    );
+    assert_eq!(last["detail"]["processed_items"], 2);
+}

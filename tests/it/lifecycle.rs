@@ -46,7 +46,9 @@ async fn get_returns_the_full_job_and_status_the_light_view() {
         "updated_at",
         "heartbeat_timeout_seconds",
         "timeout_seconds",
+        "stall_timeout_seconds",
         "last_heartbeat_at",
+        "last_progress_at",
     ];
     expected.sort();
     let mut keys = keys;

@@ -184,8 +184,21 @@ async fn what_a_heartbeat_a_timeout_and_a_sweep_cost() {
         "a job with a timeout enters the sweep's index once"
     );
     assert_eq!(create_plain.by_index.get("by_deadline"), None);
+    let stalling = tenant
+        .create_id(
+            &app,
+            json!({"job_type": "crawl", "total_items": 100, "heartbeat_timeout_seconds": 600,
+                "timeout_seconds": 86400, "stall_timeout_seconds": 900}),
+        )
+        .await;
+    let create_stalling = step("create, heartbeat + overall + stall timeout", &mut heat);
+    assert_eq!(
+        (create_stalling.table_wcu, create_stalling.index_wcu),
+        (create_timed.table_wcu, create_timed.index_wcu),
+        "a third timeout costs nothing more"
+    );
 
-    for id in [&plain, &timed] {
+    for id in [&plain, &timed, &stalling] {
         assert_eq!(
             send(&app, minimal(id, json!({"mark_started": true})))
                 .await
@@ -195,7 +208,11 @@ async fn what_a_heartbeat_a_timeout_and_a_sweep_cost() {
     }
     heat.take();
     let mut reports = Vec::new();
-    for (id, name) in [(&plain, "no timeout"), (&timed, "heartbeat timeout")] {
+    for (id, name) in [
+        (&plain, "no timeout"),
+        (&timed, "heartbeat timeout"),
+        (&stalling, "all three timeouts"),
+    ] {
         for (body, what) in [
             (json!({"processed_items_increment": 5}), "increment"),
             (json!({}), "empty (heartbeat only)"),

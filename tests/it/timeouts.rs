@@ -3,7 +3,8 @@
 //! a job with no reports times out; one reporting in time never does; the overall
 //! timeout ends a job that keeps reporting; a pending job nobody picked up ends; reads
 //! show the ending before the sweep writes it; a report racing the timeout ends one way
-//! only; a sweep that fails half way loses nothing and ends no job twice. Each test has
+//! only; a job that heartbeats without progress ends `stalled`, one whose counts advance
+//! never does, and a report racing the stall deadline ends it one way only; a sweep that fails half way loses nothing and ends no job twice. Each test has
 //! a table of its own, so what a sweep finds is only that test's jobs.
 
 use std::time::Duration;
@@ -471,7 +472,9 @@ async fn jobs_without_timeouts_are_untouched_and_timeouts_are_validated() {
     let job = w.job(&id).await;
     assert_eq!(job["heartbeat_timeout_seconds"], Value::Null);
     assert_eq!(job["timeout_seconds"], Value::Null);
+    assert_eq!(job["stall_timeout_seconds"], Value::Null);
     assert_eq!(job["last_heartbeat_at"], Value::Null);
+    assert_eq!(job["last_progress_at"], Value::Null);
     let reply = w.report(&id, json!({})).await;
     assert_eq!(reply.status, 200);
     assert_eq!(
@@ -487,7 +490,8 @@ async fn jobs_without_timeouts_are_untouched_and_timeouts_are_validated() {
         w.tenant.post(
             "/api/jobs/",
             &json!({"job_type": "crawl", "total_items": 1,
-                "heartbeat_timeout_seconds": 0, "timeout_seconds": 2_592_001}),
+                "heartbeat_timeout_seconds": 0, "timeout_seconds": 2_592_001,
+                "stall_timeout_seconds": "60"}),
         ),
     )
     .await;
@@ -502,7 +506,8 @@ async fn jobs_without_timeouts_are_untouched_and_timeouts_are_validated() {
         locs,
         [
             &json!(["body", "heartbeat_timeout_seconds"]),
-            &json!(["body", "timeout_seconds"])
+            &json!(["body", "timeout_seconds"]),
+            &json!(["body", "stall_timeout_seconds"])
         ]
     );
 }
@@ -571,4 +576,194 @@ async fn a_shard_the_sweep_cannot_read_counts_as_a_failure() {
     proxy.pass();
     assert_eq!(w.sweep().await.ended, 1);
     assert_eq!(w.stored_status(&id).await, "failed");
+}
+
+#[tokio::test]
+async fn a_job_that_heartbeats_without_progress_ends_stalled() {
+    let w = world().await;
+    let id = w
+        .create(json!({"heartbeat_timeout_seconds": 1, "stall_timeout_seconds": 2}))
+        .await;
+    let started = w.report(&id, json!({"mark_started": true})).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.body["stall_timeout_seconds"], 2);
+    let counted = w.report(&id, json!({"processed_items_increment": 3})).await;
+    assert_eq!(counted.status, 200, "{}", counted.body);
+    let progress = time(&counted.body["last_progress_at"]);
+    let deadline = progress.plus_seconds(2);
+    // Alive and stuck: heartbeats every 0.4 s (empty, a stage, a zero increment) keep
+    // the heartbeat deadline ahead, and none moves the stall deadline.
+    let bodies = [
+        json!({}),
+        json!({"stage": "fetch"}),
+        json!({"processed_items_increment": 0}),
+    ];
+    let mut refused = None;
+    for round in 0..10 {
+        sleep_ms(400).await;
+        let reply = w.report(&id, bodies[round % 3].clone()).await;
+        if reply.status == 409 {
+            refused = Some(Timestamp::now());
+            break;
+        }
+        assert_eq!(reply.status, 200, "round {round}: {}", reply.body);
+        assert_eq!(time(&reply.body["last_progress_at"]), progress, "{round}");
+        assert!(time(&reply.body["last_heartbeat_at"]) > progress);
+    }
+    let refused = refused.expect("a report after the stall deadline is refused");
+    assert!(refused >= deadline, "refused before the stall deadline");
+
+    let before_sweep = w.job(&id).await;
+    assert_eq!(before_sweep["status"], "failed");
+    assert_eq!(time(&before_sweep["completed_at"]), deadline);
+    assert_eq!(before_sweep["processed_items"], 3);
+    let message = before_sweep["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Stalled") && message.contains("for 2 s"),
+        "{message}"
+    );
+    assert_eq!(
+        w.get(&format!("/api/jobs/{id}/status")).await["status"],
+        "failed"
+    );
+    assert_eq!(w.cancel(&id).await.status, 409);
+    assert_eq!(w.stored_status(&id).await, "in_progress", "not written yet");
+    let errors = w.get(&format!("/api/jobs/{id}/errors")).await;
+    let unrecorded = errors["items"].clone();
+    assert_eq!(unrecorded[0]["error_type"], "stalled");
+    assert_eq!(unrecorded[0]["details"]["stall_timeout_seconds"], 2);
+
+    let report = w.sweep().await;
+    assert_eq!((report.ended, report.failed), (1, 0));
+    let stored = w.stored(&id).await;
+    assert_eq!(text(&stored, "status"), "failed");
+    assert_eq!(text(&stored, "completed_at"), before_sweep["completed_at"]);
+    assert!(!stored.contains_key("deadline_key"));
+    assert_eq!(w.recorded_errors(&id, "stalled").await, 1);
+    assert_eq!(w.recorded_errors(&id, "heartbeat_timeout").await, 0);
+    let errors = w.get(&format!("/api/jobs/{id}/errors")).await;
+    assert_eq!(errors["items"], unrecorded, "the same error, once written");
+    assert_eq!(w.sweep().await.ended, 0);
+}
+
+#[tokio::test]
+async fn a_job_whose_counts_advance_never_stalls() {
+    let w = world().await;
+    let id = w.create(json!({"stall_timeout_seconds": 2})).await;
+    assert_eq!(
+        w.report(&id, json!({"mark_started": true})).await.status,
+        200
+    );
+    let item_warning = json!({"warning": {"entity_key": "row-1", "entity_type": "row",
+        "error_type": "slow", "message": "m"}});
+    // Two and a half stall periods, a count advancing every 0.5 s (each kind in turn,
+    // a heartbeat between), swept every second.
+    let mut moved = 0;
+    for round in 0..10u64 {
+        sleep_ms(500).await;
+        let body = match round % 4 {
+            0 => json!({"processed_items_increment": 1}),
+            1 => json!({"failed_items_increment": 1, "stage": "retry"}),
+            2 => json!({"processed_items": 10 + round}),
+            _ => item_warning.clone(),
+        };
+        let reply = w.report(&id, body).await;
+        assert_eq!(reply.status, 200, "round {round}: {}", reply.body);
+        assert_eq!(
+            reply.body["last_progress_at"], reply.body["last_heartbeat_at"],
+            "round {round}: progress"
+        );
+        if round % 2 == 1 {
+            let report = w.sweep().await;
+            assert_eq!((report.ended, report.failed), (0, 0), "round {round}");
+            moved += report.moved;
+        }
+    }
+    assert!(moved >= 1, "the sweep found the job alive and moved it on");
+    assert_eq!(w.job(&id).await["status"], "in_progress");
+    let done = w.report(&id, json!({"mark_completed": true})).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["status"], "partial_success");
+    assert!(!w.stored(&id).await.contains_key("deadline_key"));
+    assert_eq!(w.recorded_errors(&id, "stalled").await, 0);
+}
+
+#[tokio::test]
+async fn a_report_racing_the_stall_deadline_ends_one_way_only() {
+    let w = world().await;
+    let mut jobs = Vec::new();
+    for i in 0..16 {
+        let id = w.create(json!({"stall_timeout_seconds": 1})).await;
+        let started = w.report(&id, json!({"mark_started": true})).await;
+        let deadline = time(&started.body["last_progress_at"]).plus_seconds(1);
+        // Every other job gets a heartbeat, which cannot save it, the rest progress.
+        jobs.push((id, deadline, i % 2 == 0));
+    }
+    let w = &w;
+    let reports = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (id, deadline, counts))| async move {
+            let at = deadline.millis() + (i as u64) * 8;
+            let wait = (at.saturating_sub(60)).saturating_sub(Timestamp::now().millis());
+            sleep_ms(wait).await;
+            let body = if *counts {
+                json!({"processed_items_increment": 1})
+            } else {
+                json!({})
+            };
+            w.report(id, body).await
+        });
+    let sweeps = async {
+        let until = jobs.last().unwrap().1.plus_seconds(1);
+        while Timestamp::now() < until {
+            let (a, b) = tokio::join!(w.sweep(), w.sweep());
+            assert_eq!((a.failed, b.failed), (0, 0));
+            sleep_ms(20).await;
+        }
+    };
+    let (replies, ()) = tokio::join!(futures_util::future::join_all(reports), sweeps);
+    sleep_ms(1_200).await;
+    assert_eq!(w.sweep().await.failed, 0);
+
+    let (mut won, mut lost) = (0, 0);
+    for ((id, old_deadline, counts), reply) in jobs.iter().zip(&replies) {
+        let stored = w.stored(id).await;
+        assert_eq!(text(&stored, "status"), "failed", "{id}");
+        assert_eq!(
+            w.recorded_errors(id, "stalled").await,
+            1,
+            "{id}: ended once"
+        );
+        let completed = Timestamp::parse(&text(&stored, "completed_at")).unwrap();
+        let processed = stored["processed_items"].clone();
+        match (reply.status.as_u16(), counts) {
+            (200, true) => {
+                won += 1;
+                // Counted, and moved the stall deadline: the ending is a stall period
+                // after that report.
+                assert_eq!(processed, AttributeValue::N("1".into()), "{id}");
+                let progress = time(&reply.body["last_progress_at"]);
+                assert!(
+                    progress < *old_deadline,
+                    "{id}: accepted after its deadline"
+                );
+                assert_eq!(completed, progress.plus_seconds(1), "{id}");
+            }
+            (200, false) => {
+                won += 1;
+                // A heartbeat landed in time, and the job still stalled at its deadline.
+                assert!(time(&reply.body["last_heartbeat_at"]) < *old_deadline);
+                assert_eq!(completed, *old_deadline, "{id}");
+            }
+            (409, _) => {
+                lost += 1;
+                assert_eq!(processed, AttributeValue::N("0".into()), "{id}");
+                assert_eq!(completed, *old_deadline, "{id}");
+            }
+            (other, _) => panic!("{id}: {other} {}", reply.body),
+        }
+    }
+    eprintln!("report vs stall: {won} reports landed, {lost} refused");
+    assert_eq!(won + lost, jobs.len());
 }

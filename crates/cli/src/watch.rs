@@ -218,7 +218,9 @@ mod tests {
             updated_at: Timestamp::from_millis(1_795_867_200_000),
             heartbeat_timeout_seconds: None,
             timeout_seconds: None,
+            stall_timeout_seconds: None,
             last_heartbeat_at: None,
+            last_progress_at: None,
         }
     }
 

@@ -12,7 +12,7 @@
 //! into these types with `deny_unknown_fields`, and writes them back unchanged.
 //!
 //! The timeout fields (`heartbeat_timeout_seconds`, `timeout_seconds`,
-//! `last_heartbeat_at`) are `null` when none; bodies from a server that predates them
+//! `stall_timeout_seconds`, `last_heartbeat_at`, `last_progress_at`) are `null` when none; bodies from a server that predates them
 //! (absent) read as none too.
 
 mod event;
@@ -137,9 +137,16 @@ pub struct JobResponse<'a, I: Clone = JobIssue> {
     /// Seconds after creation after which the job fails, reported to or not; `None`: never.
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// Seconds of a running job without progress (no count advanced since the last one
+    /// that did, or the start) after which the job fails, heartbeats or not; `None`: never.
+    #[serde(default)]
+    pub stall_timeout_seconds: Option<u64>,
     /// When a worker last reported.
     #[serde(default)]
     pub last_heartbeat_at: Option<Timestamp>,
+    /// When a report last advanced a count (or started the job).
+    #[serde(default)]
+    pub last_progress_at: Option<Timestamp>,
     /// The most recent errors (at most 20, oldest first; the whole history is paged at
     /// `/errors`). Empty in a list's items.
     pub errors: Cow<'a, [I]>,
@@ -178,9 +185,15 @@ pub struct JobStatusResponse<'a> {
     /// See [`JobResponse::timeout_seconds`].
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// See [`JobResponse::stall_timeout_seconds`].
+    #[serde(default)]
+    pub stall_timeout_seconds: Option<u64>,
     /// When a worker last reported.
     #[serde(default)]
     pub last_heartbeat_at: Option<Timestamp>,
+    /// See [`JobResponse::last_progress_at`].
+    #[serde(default)]
+    pub last_progress_at: Option<Timestamp>,
 }
 
 /// An error or a warning recorded against a job (one shape for both).
@@ -230,6 +243,9 @@ pub struct CreateJobRequest {
     /// See [`JobResponse::timeout_seconds`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// See [`JobResponse::stall_timeout_seconds`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_timeout_seconds: Option<u64>,
 }
 
 impl CreateJobRequest {

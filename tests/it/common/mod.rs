@@ -249,7 +249,7 @@ pub fn n(value: u64) -> AttributeValue {
 }
 
 /// The fields every `JobResponse` carries: the reference's, and the timeouts'.
-pub const JOB_RESPONSE_FIELDS: [&str; 21] = [
+pub const JOB_RESPONSE_FIELDS: [&str; 23] = [
     "job_id",
     "job_type",
     "status",
@@ -268,7 +268,9 @@ pub const JOB_RESPONSE_FIELDS: [&str; 21] = [
     "error_message",
     "heartbeat_timeout_seconds",
     "timeout_seconds",
+    "stall_timeout_seconds",
     "last_heartbeat_at",
+    "last_progress_at",
     "errors",
     "warnings",
 ];
@@ -298,6 +300,7 @@ pub fn assert_new_job(body: &Value, job_type: &str, total_items: u64) -> String 
         "duration_seconds",
         "error_message",
         "last_heartbeat_at",
+        "last_progress_at",
     ] {
         assert!(body[absent].is_null(), "{absent} should be null");
     }
