@@ -12,7 +12,6 @@ use crate::job::time::Timestamp;
 
 mod deadline;
 pub mod decimal;
-pub mod rate;
 pub mod time;
 mod update;
 
