@@ -63,8 +63,10 @@ bash scripts/tools.sh
 
 log "release build"
 # The function on its own: built together with the examples, it would get the features the
-# dev-dependencies turn on, and the bench must time the binary Lambda runs.
-cargo build --release --bin jobs-api
+# dev-dependencies turn on, and the bench must time the binary Lambda runs: built as
+# `cargo lambda build` builds it (Cargo.toml's [package.metadata.lambda.build]), without
+# the off-Lambda credential chain.
+cargo build --release -p jobs-api --bin jobs-api --no-default-features
 cargo build --release "${EXAMPLES[@]/#/--example=}"
 BIN="$TARGET/release/jobs-api"
 EX="$TARGET/release/examples"
@@ -175,6 +177,7 @@ cp "$BIN" "$RAW/zip/bootstrap"
 # The deployed build: cargo-lambda cross-compiles for arm64 with zig (the venv's ziglang).
 # It needs the aarch64-unknown-linux-gnu standard library (`rustup target add`); without
 # it the zip above, of the native binary, is all there is, and the report says so.
+# `--no-default-features -p jobs-api` come from Cargo.toml, as for `sam build`.
 if [[ ${BENCH_ARM64:-1} != 0 && -z $quick ]] &&
    rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
   PATH="$VENV/bin:$PATH" "$VENV/bin/cargo-lambda" lambda build --release --arm64 \

@@ -95,14 +95,20 @@ impl HttpClient for ConnectorOnFirstCall {
 /// the role's credentials, without loading `aws-config`'s whole chain: that keeps the
 /// cold start as measured in docs/benchmarks.md. Anywhere else, from the standard chain
 /// (`aws-config`: environment, `AWS_PROFILE` and the shared config files, SSO, web
-/// identity, credential processes, container and instance roles), as every AWS tool.
-/// In both, `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) points it at a local
-/// DynamoDB, and the same timeouts and retries apply.
+/// identity, credential processes, container and instance roles), as every AWS tool —
+/// when built with the `standard-chain` feature (the default). The deployed build leaves
+/// it out (`--no-default-features`: a smaller zip); such a build takes the environment's
+/// credentials and region off Lambda too. In all cases `AWS_ENDPOINT_URL_DYNAMODB` (or
+/// `AWS_ENDPOINT_URL`) points it at a local DynamoDB, and the same timeouts and retries
+/// apply.
 pub async fn connect(aws: &AwsConfig) -> Result<Client, String> {
+    #[cfg(feature = "standard-chain")]
     let config = match aws.on_lambda {
         true => from_lambda_environment(aws)?,
         false => from_standard_chain().await?,
     };
+    #[cfg(not(feature = "standard-chain"))]
+    let config = from_lambda_environment(aws)?;
     let mut config = config
         .http_client(http_client()?)
         .timeout_config(
@@ -141,6 +147,7 @@ pub fn static_credentials(aws: &AwsConfig) -> Option<Credentials> {
     ))
 }
 
+#[cfg(feature = "standard-chain")]
 async fn from_standard_chain() -> Result<aws_sdk_dynamodb::config::Builder, String> {
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client()?)

@@ -14,6 +14,8 @@
 
 mod common;
 
+// The standard chain is the `standard-chain` feature's (the default).
+#[cfg(feature = "standard-chain")]
 mod aws_profile;
 mod browser_callers;
 mod client_retry;
