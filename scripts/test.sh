@@ -19,6 +19,10 @@ log "imports run downhill: no circles between modules (scripts/layers.py)"
 python3 scripts/layers.py
 log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+# The deployed build leaves the default feature `standard-chain` out (Cargo.toml,
+# [package.metadata.lambda.build]): its code must stay clean too.
+log "cargo clippy -p jobs-api --no-default-features -- -D warnings (the deployed build)"
+cargo clippy -p jobs-api --no-default-features -- -D warnings
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 # The check as the SAM CLI runs it (cfn-lint and the SAM transform as pinned by
