@@ -1,5 +1,5 @@
 //! `jobs-events`: the table's DynamoDB stream in, one `Job Status Changed` event per
-//! status transition of a job out, to an EventBridge bus (README, "Events").
+//! status transition of a job out, to an EventBridge bus (docs/events.md).
 //!
 //! - [`record`]: a stream record → the [`record::Transition`] it shows, or nothing.
 //! - [`detail`]: a transition → the event's `detail`, its `event_key` and `resources`.

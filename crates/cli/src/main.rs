@@ -17,7 +17,7 @@ use jobs_client::{Client, Error, JobStatus};
 
 use args::{Cli, Command, Connection};
 
-/// The documented exit codes (`jobsctl --help`, README).
+/// The documented exit codes (`jobsctl --help`, docs/cli.md).
 pub mod exit {
     pub const ERROR: u8 = 1;
     pub const INVALID: u8 = 3;

@@ -843,7 +843,7 @@ fn completions_and_help() {
     assert!(help.contains("$(jobsctl create "), "{help}");
 }
 
-/// The library the README shows for a Rust worker, against the running service.
+/// The library docs/cli.md shows for a Rust worker, against the running service.
 #[tokio::test(flavor = "current_thread")]
 async fn the_library_streams_pages_and_watches() {
     use futures_util::{StreamExt, TryStreamExt};
