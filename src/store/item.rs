@@ -18,7 +18,7 @@ use crate::job::{Job, JobIssue, JobStatus, RecordedIssue};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// Room for every attribute a job item can have (29), so that building one never
+/// Room for every attribute a job item can have (32), so that building one never
 /// rehashes the map (a create grew it five times: ~5 k instructions).
 const JOB_ATTRIBUTES: usize = 32;
 
@@ -72,7 +72,7 @@ pub fn from_job(job: &Job) -> Item {
         ),
         (
             "last_progress_at",
-            job.last_progress_at.map(|t| t.to_string()),
+            job.last_progress_at.map(Timestamp::rfc3339),
         ),
     ];
     for (name, value) in optional {
@@ -435,10 +435,13 @@ mod tests {
         job.error_message = Some("boom".into());
         job.heartbeat_timeout_seconds = Some(30);
         job.timeout_seconds = Some(3600);
+        job.stall_timeout_seconds = Some(600);
         job.last_heartbeat_at = Some(Timestamp::from_millis(1_795_867_209_000));
+        job.last_progress_at = Some(Timestamp::from_millis(1_795_867_208_000));
         let item = from_job(&job);
         assert!(item.contains_key(keys::DEADLINE_KEY) && item.contains_key(HEARTBEAT_DEADLINE));
-        assert_eq!(item.len(), 29);
+        assert!(item.contains_key(STALL_DEADLINE));
+        assert_eq!(item.len(), JOB_ATTRIBUTES);
         assert_eq!(
             item.capacity(),
             Item::with_capacity(JOB_ATTRIBUTES).capacity(),
