@@ -284,12 +284,13 @@ impl AwsConfig {
     }
 }
 
-/// The log level settings, first first: Lambda's `AWS_LAMBDA_LOG_LEVEL`, then
-/// `RUST_LOG` (read before the rest of the settings, so that their errors are logged).
+/// The settings that name the log level, first first: Lambda's, then `RUST_LOG`.
+pub const LOG_LEVEL_SETTINGS: [&str; 2] = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"];
+
+/// The log level settings that are set, in [`LOG_LEVEL_SETTINGS`]' order (read before
+/// the rest of the settings, so that their errors are logged).
 pub fn log_levels() -> impl Iterator<Item = String> {
-    ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
-        .into_iter()
-        .filter_map(environment)
+    LOG_LEVEL_SETTINGS.into_iter().filter_map(environment)
 }
 
 /// A setting's value without surrounding blanks; a blank setting is no setting.

@@ -45,7 +45,7 @@ mod tests {
                 .map(|(_, v)| v.to_string())
         };
         level(
-            ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+            crate::config::LOG_LEVEL_SETTINGS
                 .into_iter()
                 .filter_map(get),
         )
